@@ -1,0 +1,158 @@
+//! Command-line flags (clap) and their mapping onto a [`Config`]: defaults < `--config` file <
+//! flags given on the command line.
+
+use std::path::PathBuf;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand};
+
+use crate::config::{Config, Paths};
+use crate::error::Result;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gleaner",
+    version,
+    about = "Turns scraped text into a clean corpus: strips boilerplate, removes near-duplicate passages and documents, explains every removed byte."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Clean a corpus: read INPUT..., write the clean corpus to OUTPUT.
+    Clean(CleanArgs),
+}
+
+/// Flags of `gleaner clean`. Each setting flag has the same name as its `gleaner.toml` key.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Input files or folders: .jsonl, .jsonl.gz, .jsonl.zst, .txt; `-` reads JSONL from stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output: a path ending in .jsonl, .jsonl.gz or .jsonl.zst (or `-` for stdout) gives one JSONL
+    /// corpus; any other path is a folder that mirrors the input tree.
+    #[arg(short = 'o', long = "output", value_name = "OUTPUT")]
+    pub output: PathBuf,
+
+    /// Read settings from this TOML file; flags given on the command line win.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Field of a JSONL record that holds the text.
+    #[arg(long, value_name = "NAME", default_value_t = Config::default().text_field)]
+    pub text_field: String,
+
+    /// Field of a JSONL record that holds the document id (absent: `<file>:<line>`).
+    #[arg(long, value_name = "NAME", default_value_t = Config::default().id_field)]
+    pub id_field: String,
+
+    /// Write a JSON run report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Write one JSONL line per removed span here.
+    #[arg(long, value_name = "FILE")]
+    pub explain: Option<PathBuf>,
+
+    /// Write dropped documents, with their reason, here (JSONL).
+    #[arg(long, value_name = "FILE")]
+    pub rejected: Option<PathBuf>,
+
+    /// Worker threads; 0 means one per core.
+    #[arg(long, value_name = "N", default_value_t = Config::default().threads)]
+    pub threads: usize,
+
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Bytes read per batch handed to the workers.
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes, hide = true)]
+    pub batch_bytes: usize,
+}
+
+/// Whether the user gave `id` on the command line (not just its default).
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches.value_source(id) == Some(ValueSource::CommandLine)
+}
+
+impl CleanArgs {
+    /// The configuration of this run: defaults, then the `--config` file, then the flags given.
+    pub fn resolve(&self, matches: &ArgMatches) -> Result<(Config, Paths)> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_toml_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! flag {
+            ($id:literal, $field:ident) => {
+                if given(matches, $id) {
+                    config.$field = self.$field.clone();
+                }
+            };
+        }
+        flag!("text_field", text_field);
+        flag!("id_field", id_field);
+        flag!("threads", threads);
+        flag!("quiet", quiet);
+        flag!("batch_bytes", batch_bytes);
+        config.validate()?;
+        let paths = Paths {
+            inputs: self.inputs.clone(),
+            output: self.output.clone(),
+            report: self.report.clone(),
+            explain: self.explain.clone(),
+            rejected: self.rejected.clone(),
+        };
+        Ok((config, paths))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn parse(args: &[&str]) -> (CleanArgs, ArgMatches) {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&matches).unwrap();
+        let Command::Clean(clean) = cli.command;
+        let sub = matches.subcommand_matches("clean").unwrap().clone();
+        (clean, sub)
+    }
+
+    #[test]
+    fn flags_win_over_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("gleaner.toml");
+        std::fs::write(&toml, "text-field = \"body\"\nthreads = 3\n").unwrap();
+        let toml_arg = toml.to_str().unwrap();
+        let (args, m) = parse(&[
+            "gleaner",
+            "clean",
+            "in.jsonl",
+            "-o",
+            "-",
+            "--config",
+            toml_arg,
+            "--threads",
+            "2",
+        ]);
+        let (config, _) = args.resolve(&m).unwrap();
+        assert_eq!(config.text_field, "body");
+        assert_eq!(config.threads, 2);
+        // A flag left at its default does not undo the file's setting.
+        let (args, m) = parse(&[
+            "gleaner", "clean", "in.jsonl", "-o", "-", "--config", toml_arg,
+        ]);
+        assert_eq!(args.resolve(&m).unwrap().0.threads, 3);
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,106 @@
+//! The resolved configuration of a run: defaults, then a `gleaner.toml`, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Every setting of `gleaner clean`. Field names are the TOML keys and the flag names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Config {
+    /// Field of a JSONL record that holds the text.
+    pub text_field: String,
+    /// Field of a JSONL record that holds the document id.
+    pub id_field: String,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+    /// No progress bar and no summary on stderr.
+    pub quiet: bool,
+    /// Bytes read per batch handed to the workers.
+    pub batch_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            text_field: "text".into(),
+            id_field: "id".into(),
+            threads: 0,
+            quiet: false,
+            batch_bytes: 8 << 20,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a `gleaner.toml`; unknown keys and bad values are errors that name the file.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text).map_err(|message| {
+            let (line, message) = message;
+            Error::bad_input(path.display().to_string(), line, message)
+        })
+    }
+
+    /// Parses TOML text; the error carries the 1-based line it points at.
+    pub fn from_toml_str(text: &str) -> Result<Self, (u64, String)> {
+        toml::from_str::<Config>(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| 1 + text[..s.start].matches('\n').count() as u64)
+                .unwrap_or(1);
+            (line, e.message().to_string())
+        })
+    }
+
+    /// Checks values that TOML types cannot.
+    pub fn validate(&self) -> Result<()> {
+        if self.text_field.is_empty() {
+            return Err(Error::usage("--text-field must not be empty"));
+        }
+        if self.id_field.is_empty() {
+            return Err(Error::usage("--id-field must not be empty"));
+        }
+        if self.batch_bytes == 0 {
+            return Err(Error::usage("batch-bytes must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The number of worker threads to start.
+    pub fn worker_threads(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+}
+
+/// Where a run reads and writes, beside its settings.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub inputs: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub report: Option<PathBuf>,
+    pub explain: Option<PathBuf>,
+    pub rejected: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_overrides_defaults_and_rejects_unknown_keys() {
+        let c = Config::from_toml_str("text-field = \"body\"\nthreads = 3\n").unwrap();
+        assert_eq!(c.text_field, "body");
+        assert_eq!(c.threads, 3);
+        assert_eq!(c.id_field, "id");
+        let (line, msg) = Config::from_toml_str("quiet = true\ntext_feld = 1\n").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(msg.contains("unknown field"), "{msg}");
+    }
+}

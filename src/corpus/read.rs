@@ -1,0 +1,366 @@
+//! Reading documents in corpus order, in batches: a reader thread decompresses and splits lines
+//! while the workers parse and process the previous batch.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::ops::Range;
+use std::path::Path;
+use std::sync::mpsc::sync_channel;
+
+use rayon::prelude::*;
+
+use super::input::{Compression, InputFile, InputKind};
+use super::record::RawRecord;
+use crate::error::{Error, Result};
+
+/// A document's place in the corpus: (file index, record index) packed in a u64, so that
+/// comparing DocIds compares corpus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocId(pub u64);
+
+impl DocId {
+    const RECORD_BITS: u32 = 40;
+
+    pub fn new(file_index: usize, record_index: u64) -> Self {
+        DocId(((file_index as u64) << Self::RECORD_BITS) | record_index)
+    }
+
+    pub fn file_index(self) -> usize {
+        (self.0 >> Self::RECORD_BITS) as usize
+    }
+
+    pub fn record_index(self) -> u64 {
+        self.0 & ((1 << Self::RECORD_BITS) - 1)
+    }
+}
+
+/// One document, parsed.
+pub struct Document {
+    /// Position in corpus order, counting from 0 over all files.
+    pub ordinal: usize,
+    pub doc_id: DocId,
+    /// 1-based line of the record in its file (1 for text files).
+    pub line: u64,
+    pub id: String,
+    pub text: String,
+    /// The JSONL line it came from; `None` for a text file.
+    pub raw: Option<String>,
+}
+
+/// Which fields of a record hold the text and the id.
+#[derive(Debug, Clone)]
+pub struct Fields {
+    pub text: String,
+    pub id: String,
+}
+
+/// Lines read from one file, not parsed yet.
+pub struct RawBatch {
+    pub file_index: usize,
+    data: Vec<u8>,
+    items: Vec<RawItem>,
+}
+
+struct RawItem {
+    ordinal: usize,
+    record_index: u64,
+    line: u64,
+    range: Range<usize>,
+}
+
+impl RawBatch {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Parses every item in parallel. The first error in corpus order wins, so the message does
+    /// not depend on thread timing.
+    pub fn parse(&self, input: &InputFile, fields: &Fields) -> Result<Vec<Document>> {
+        self.items
+            .par_iter()
+            .map(|item| {
+                parse_item(
+                    input,
+                    self.file_index,
+                    &self.data[item.range.clone()],
+                    item,
+                    fields,
+                )
+            })
+            .collect()
+    }
+}
+
+fn parse_item(
+    input: &InputFile,
+    file_index: usize,
+    bytes: &[u8],
+    item: &RawItem,
+    fields: &Fields,
+) -> Result<Document> {
+    let name = input.display_name();
+    let doc_id = DocId::new(file_index, item.record_index);
+    if input.kind == InputKind::Text {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            Error::bad_input(&name, line as u64, "invalid UTF-8")
+        })?;
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        return Ok(Document {
+            ordinal: item.ordinal,
+            doc_id,
+            line: 1,
+            id: text_id(&input.rel_path),
+            text: text.to_string(),
+            raw: None,
+        });
+    }
+    let line_text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::bad_input(&name, item.line, "invalid UTF-8"))?;
+    let line_text = if item.line == 1 {
+        line_text.strip_prefix('\u{feff}').unwrap_or(line_text)
+    } else {
+        line_text
+    };
+    let record = RawRecord::parse(line_text).map_err(|m| Error::bad_input(&name, item.line, m))?;
+    let text = record
+        .string(&fields.text)
+        .map_err(|m| Error::bad_input(&name, item.line, m))?
+        .ok_or_else(|| {
+            Error::bad_input(
+                &name,
+                item.line,
+                format!("no `{}` field (choose it with --text-field)", fields.text),
+            )
+        })?;
+    let id = record
+        .id(&fields.id)
+        .unwrap_or_else(|| format!("{}:{}", input.rel_path.display(), item.line));
+    Ok(Document {
+        ordinal: item.ordinal,
+        doc_id,
+        line: item.line,
+        id,
+        text,
+        raw: Some(line_text.to_string()),
+    })
+}
+
+/// The id of a text file's document: its path relative to its folder, without `.txt`.
+fn text_id(rel_path: &Path) -> String {
+    let s = rel_path.to_string_lossy().replace('\\', "/");
+    s.strip_suffix(".txt").unwrap_or(&s).to_string()
+}
+
+/// Opens an input for reading, decompressing as its name says.
+pub fn open(input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
+    const BUF: usize = 1 << 20;
+    let path = &input.path;
+    if input.kind == InputKind::Stdin && path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::with_capacity(BUF, std::io::stdin())));
+    }
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let reader: Box<dyn BufRead + Send> = match input.kind {
+        InputKind::Jsonl(Compression::Gzip) => Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, file)),
+        )),
+        InputKind::Jsonl(Compression::Zstd) => Box::new(BufReader::with_capacity(
+            BUF,
+            zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(path, e))?,
+        )),
+        _ => Box::new(BufReader::with_capacity(BUF, file)),
+    };
+    Ok(reader)
+}
+
+/// Reads every input in corpus order and hands batches of about `batch_bytes` to `consume`, on
+/// the calling thread, while a reader thread prepares the next batch.
+pub fn for_each_batch(
+    inputs: &[InputFile],
+    batch_bytes: usize,
+    mut consume: impl FnMut(&InputFile, RawBatch) -> Result<()>,
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<Result<RawBatch>>(2);
+        scope.spawn(move || {
+            let mut ordinal = 0usize;
+            for (file_index, input) in inputs.iter().enumerate() {
+                let sent = read_file(input, file_index, batch_bytes, &mut ordinal, &mut |b| {
+                    tx.send(Ok(b)).is_ok()
+                });
+                match sent {
+                    Ok(true) => {}
+                    Ok(false) => return, // the consumer stopped
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        });
+        for batch in rx {
+            let batch = batch?;
+            consume(&inputs[batch.file_index], batch)?;
+        }
+        Ok(())
+    })
+}
+
+/// Reads one file into batches; returns `Ok(false)` when `send` reports the consumer gone.
+fn read_file(
+    input: &InputFile,
+    file_index: usize,
+    batch_bytes: usize,
+    ordinal: &mut usize,
+    send: &mut dyn FnMut(RawBatch) -> bool,
+) -> Result<bool> {
+    let name = input.display_name();
+    let mut reader = open(input)?;
+    let new_batch = || RawBatch {
+        file_index,
+        data: Vec::with_capacity(batch_bytes + (1 << 16)),
+        items: Vec::new(),
+    };
+    if input.kind == InputKind::Text {
+        let mut batch = RawBatch {
+            file_index,
+            data: Vec::new(),
+            items: Vec::new(),
+        };
+        reader
+            .read_to_end(&mut batch.data)
+            .map_err(|e| Error::io(&input.path, e))?;
+        batch.items.push(RawItem {
+            ordinal: *ordinal,
+            record_index: 0,
+            line: 1,
+            range: 0..batch.data.len(),
+        });
+        *ordinal += 1;
+        return Ok(send(batch));
+    }
+    let mut batch = new_batch();
+    let mut line_no = 0u64;
+    let mut record_index = 0u64;
+    loop {
+        let start = batch.data.len();
+        let n = reader
+            .read_until(b'\n', &mut batch.data)
+            .map_err(|e| Error::bad_input(&name, line_no + 1, format!("cannot read: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let mut end = batch.data.len();
+        if batch.data[end - 1] == b'\n' {
+            end -= 1;
+        }
+        if end > start && batch.data[end - 1] == b'\r' {
+            end -= 1;
+        }
+        // Blank lines hold no record: skipped, as JSONL readers do.
+        if batch.data[start..end].iter().all(u8::is_ascii_whitespace) {
+            batch.data.truncate(start);
+            continue;
+        }
+        batch.items.push(RawItem {
+            ordinal: *ordinal,
+            record_index,
+            line: line_no,
+            range: start..end,
+        });
+        *ordinal += 1;
+        record_index += 1;
+        if batch.data.len() >= batch_bytes {
+            let full = std::mem::replace(&mut batch, new_batch());
+            if !send(full) {
+                return Ok(false);
+            }
+        }
+    }
+    if !batch.is_empty() && !send(batch) {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fields() -> Fields {
+        Fields {
+            text: "text".into(),
+            id: "id".into(),
+        }
+    }
+
+    fn read_all(inputs: &[InputFile]) -> Result<Vec<Document>> {
+        let mut docs = Vec::new();
+        for_each_batch(inputs, 64, |input, batch| {
+            docs.extend(batch.parse(input, &fields())?);
+            Ok(())
+        })?;
+        Ok(docs)
+    }
+
+    fn jsonl(dir: &Path, name: &str, body: &str) -> InputFile {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        InputFile {
+            path,
+            rel_path: PathBuf::from(name),
+            kind: InputKind::Jsonl(Compression::None),
+        }
+    }
+
+    #[test]
+    fn docids_follow_corpus_order_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: String = (0..50)
+            .map(|i| format!("{{\"id\":\"d{i}\",\"text\":\"t{i}\"}}\n"))
+            .collect();
+        let a = jsonl(dir.path(), "a.jsonl", &body);
+        let b = jsonl(dir.path(), "b.jsonl", "\n{\"text\":\"no id\"}\r\n");
+        let docs = read_all(&[a, b]).unwrap();
+        assert_eq!(docs.len(), 51);
+        assert!(docs.windows(2).all(|w| w[0].doc_id < w[1].doc_id));
+        assert!(docs.iter().enumerate().all(|(i, d)| d.ordinal == i));
+        let last = &docs[50];
+        assert_eq!(last.id, "b.jsonl:2");
+        assert_eq!(last.doc_id, DocId::new(1, 0));
+        assert_eq!(last.text, "no id");
+    }
+
+    #[test]
+    fn bad_records_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = jsonl(dir.path(), "a.jsonl", "{\"text\":\"ok\"}\n{\"text\":\n");
+        let err = read_all(&[a]).err().unwrap().to_string();
+        assert!(err.contains("a.jsonl:2: malformed JSON"), "{err}");
+        let b = jsonl(dir.path(), "b.jsonl", "{\"body\":\"ok\"}\n");
+        let err = read_all(&[b]).err().unwrap().to_string();
+        assert!(err.contains("b.jsonl:1: no `text` field"), "{err}");
+    }
+
+    #[test]
+    fn docid_packs_file_and_record() {
+        let id = DocId::new(3, 17);
+        assert_eq!(id.file_index(), 3);
+        assert_eq!(id.record_index(), 17);
+        assert!(DocId::new(0, 1 << 30) < DocId::new(1, 0));
+    }
+}

@@ -1,0 +1,203 @@
+//! JSONL records that keep every field as it came: parsed into (key, raw value) pairs so a record
+//! is re-emitted with its fields in the same order and their values byte for byte, only the text
+//! field (and the `metadata` object, when cleaning adds facts) replaced.
+
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// One JSON object, its values left unparsed.
+pub struct RawRecord<'a> {
+    pub fields: Vec<(String, &'a RawValue)>,
+}
+
+impl<'a> RawRecord<'a> {
+    /// Parses one line. The error message says what is wrong, for a `FILE:LINE:` prefix.
+    pub fn parse(line: &'a str) -> Result<Self, String> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        let record = de.deserialize_map(FieldsVisitor).map_err(|e| {
+            if e.classify() == serde_json::error::Category::Data {
+                "not a JSON object".to_string()
+            } else {
+                format!("malformed JSON: {e}")
+            }
+        })?;
+        de.end()
+            .map_err(|e| format!("malformed JSON: trailing characters ({e})"))?;
+        Ok(record)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&'a RawValue> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| *value)
+    }
+
+    /// The string value of `key`: `Ok(None)` when absent, `Err` when present but not a string.
+    pub fn string(&self, key: &str) -> Result<Option<String>, String> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(raw) => serde_json::from_str::<String>(raw.get())
+                .map(Some)
+                .map_err(|_| format!("field `{key}` is not a string")),
+        }
+    }
+
+    /// A document id from `key`: strings as they are, numbers as written.
+    pub fn id(&self, key: &str) -> Option<String> {
+        let raw = self.get(key)?;
+        if let Ok(s) = serde_json::from_str::<String>(raw.get()) {
+            return Some(s);
+        }
+        match serde_json::from_str::<Value>(raw.get()) {
+            Ok(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Writes the record with `text_field` set to `text` and `metadata` merged into the
+    /// `metadata` object (appended when the record has none). Untouched values keep their bytes.
+    pub fn write_with(
+        &self,
+        out: &mut Vec<u8>,
+        text_field: &str,
+        text: &str,
+        metadata: &Map<String, Value>,
+        extra: &[(&str, Value)],
+    ) {
+        out.push(b'{');
+        let mut first = true;
+        let mut metadata_written = metadata.is_empty();
+        for (key, raw) in &self.fields {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_json(out, &Value::String(key.clone()));
+            out.push(b':');
+            if key == text_field {
+                write_json(out, &Value::String(text.to_string()));
+            } else if key == "metadata" && !metadata_written {
+                metadata_written = true;
+                match serde_json::from_str::<Value>(raw.get()) {
+                    Ok(Value::Object(mut existing)) => {
+                        for (k, v) in metadata {
+                            existing.insert(k.clone(), v.clone());
+                        }
+                        write_json(out, &Value::Object(existing));
+                    }
+                    // A non-object `metadata` is kept as it is; the facts go nowhere rather than
+                    // overwrite a user's field.
+                    _ => out.extend_from_slice(raw.get().as_bytes()),
+                }
+            } else {
+                out.extend_from_slice(raw.get().as_bytes());
+            }
+        }
+        if !metadata_written {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(b"\"metadata\":");
+            write_json(out, &Value::Object(metadata.clone()));
+        }
+        for (key, value) in extra {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            write_json(out, &Value::String(key.to_string()));
+            out.push(b':');
+            write_json(out, value);
+        }
+        out.push(b'}');
+    }
+}
+
+/// Serializes a value compactly; serializing a `Value` into memory cannot fail.
+pub fn write_json(out: &mut Vec<u8>, value: &Value) {
+    serde_json::to_writer(out, value).expect("serializing a JSON value into memory");
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = RawRecord<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: &'de RawValue = map.next_value()?;
+            fields.push((key, value));
+        }
+        Ok(RawRecord { fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_order_and_bytes() {
+        let line = r#"{"z": 1.50, "text": "a\u00e9", "id": "x", "n": [1, 2]}"#;
+        let record = RawRecord::parse(line).unwrap();
+        assert_eq!(record.string("text").unwrap().as_deref(), Some("aé"));
+        assert_eq!(record.id("id").as_deref(), Some("x"));
+        let mut out = Vec::new();
+        record.write_with(&mut out, "text", "b", &Map::new(), &[]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"z":1.50,"text":"b","id":"x","n":[1, 2]}"#
+        );
+    }
+
+    #[test]
+    fn metadata_is_merged_or_appended() {
+        let mut meta = Map::new();
+        meta.insert("date".into(), Value::String("2022-10-03".into()));
+        let with = RawRecord::parse(r#"{"text":"t","metadata":{"src":"a"}}"#).unwrap();
+        let mut out = Vec::new();
+        with.write_with(&mut out, "text", "t", &meta, &[]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"text":"t","metadata":{"src":"a","date":"2022-10-03"}}"#
+        );
+        let without = RawRecord::parse(r#"{"text":"t"}"#).unwrap();
+        let mut out = Vec::new();
+        without.write_with(&mut out, "text", "t", &meta, &[]);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"text":"t","metadata":{"date":"2022-10-03"}}"#
+        );
+    }
+
+    #[test]
+    fn numeric_ids_and_bad_records() {
+        assert_eq!(
+            RawRecord::parse(r#"{"id":7}"#).unwrap().id("id").as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            RawRecord::parse("[1]").err().as_deref(),
+            Some("not a JSON object")
+        );
+        assert!(RawRecord::parse(r#"{"a":"#)
+            .err()
+            .unwrap()
+            .starts_with("malformed JSON"));
+        assert!(RawRecord::parse(r#"{"a":1} x"#).is_err());
+        assert_eq!(
+            RawRecord::parse(r#"{"text":3}"#).unwrap().string("text"),
+            Err("field `text` is not a string".to_string())
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! What gleaner decides about a document: spans to remove, each with its reason, and whether the
+//! whole document goes.
+
+use std::sync::Arc;
+
+use crate::corpus::DocId;
+
+/// An earlier document that a removed duplicate came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub doc: DocId,
+    /// Byte span in the source's text.
+    pub start: usize,
+    pub end: usize,
+    /// The same span in code points, for the explain file.
+    pub cp_start: usize,
+    pub cp_end: usize,
+    /// How much of the removed text the source supports (0..=1).
+    pub score: f64,
+}
+
+/// Why a span goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// A boilerplate rule matched (`rule:<id>`).
+    Rule(Arc<str>),
+    /// A short line that many documents of the corpus carry.
+    RepeatedLine,
+    /// A second copy of a line inside the same document.
+    InDocRepeat,
+    /// A passage whose shingles mostly occur in earlier documents.
+    NearDupPassage(Source),
+    /// A short stub left between removed duplicate passages.
+    DupStub,
+    /// Moved into the record's metadata (`meta:<field>`).
+    Meta(Arc<str>),
+}
+
+impl Reason {
+    /// The reason as written in the explain file and the report.
+    pub fn name(&self) -> String {
+        match self {
+            Reason::Rule(id) => format!("rule:{id}"),
+            Reason::RepeatedLine => "repeated-line".into(),
+            Reason::InDocRepeat => "in-doc-repeat".into(),
+            Reason::NearDupPassage(_) => "near-dup-passage".into(),
+            Reason::DupStub => "dup-stub".into(),
+            Reason::Meta(field) => format!("meta:{field}"),
+        }
+    }
+
+    pub fn source(&self) -> Option<&Source> {
+        match self {
+            Reason::NearDupPassage(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A byte span `[start, end)` of the original text and why it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Removal {
+    pub start: usize,
+    pub end: usize,
+    pub reason: Reason,
+}
+
+/// Why a whole document goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DropReason {
+    /// A near-copy of an earlier document (the kept root of its cluster).
+    NearDupDoc { source: DocId, score: f64 },
+    /// Most of its content went as duplicate passages.
+    MostlyDuplicate { source: DocId, score: f64 },
+    /// Nothing is left after cleaning.
+    Empty,
+}
+
+impl DropReason {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DropReason::NearDupDoc { .. } => "near-dup-doc",
+            DropReason::MostlyDuplicate { .. } => "mostly-duplicate",
+            DropReason::Empty => "empty",
+        }
+    }
+
+    pub fn source(&self) -> Option<(DocId, f64)> {
+        match self {
+            DropReason::NearDupDoc { source, score }
+            | DropReason::MostlyDuplicate { source, score } => Some((*source, *score)),
+            DropReason::Empty => None,
+        }
+    }
+}
+
+/// Everything decided about one document before the corpus is written.
+#[derive(Debug, Clone, Default)]
+pub struct DocDecision {
+    pub removals: Vec<Removal>,
+    pub drop: Option<DropReason>,
+    /// Facts moved out of the text, in the order found.
+    pub metadata: Vec<(String, String)>,
+}

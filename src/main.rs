@@ -1,0 +1,46 @@
+//! The `gleaner` command: parse flags, run, map errors to exit statuses.
+
+use clap::{CommandFactory, FromArgMatches};
+
+use gleaner::cli::{Cli, Command};
+use gleaner::Error;
+
+fn main() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => e.exit(), // usage errors exit with 2, --help and --version with 0
+    };
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let result = match &cli.command {
+        Command::Clean(args) => {
+            let sub = matches
+                .subcommand_matches("clean")
+                .expect("clap matched the clean subcommand");
+            run_clean(args, sub)
+        }
+    };
+    if let Err(e) = result {
+        if !matches!(e, Error::BrokenPipe) {
+            eprintln!("gleaner: {e}");
+        }
+        std::process::exit(e.exit_code());
+    }
+}
+
+fn run_clean(args: &gleaner::cli::CleanArgs, matches: &clap::ArgMatches) -> gleaner::Result<()> {
+    let (config, paths) = args.resolve(matches)?;
+    let summary = gleaner::pipeline::clean(&config, &paths)?;
+    if !config.quiet {
+        let c = &summary.counts;
+        eprintln!(
+            "gleaner: {} documents read, {} written, {} dropped; {} of {} text bytes removed in {:.2}s",
+            c.documents_read,
+            c.documents_written,
+            c.documents_dropped,
+            c.bytes_read - c.bytes_written,
+            c.bytes_read,
+            summary.timings.total
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,272 @@
+//! The apply step for one document: cut the decided spans, then serialize the clean document, its
+//! explain records and, when dropped, its rejected record.
+
+use serde_json::{Map, Value};
+
+use crate::corpus::record::{write_json, RawRecord};
+use crate::corpus::{DocId, Document};
+use crate::decision::{DocDecision, DropReason, Removal};
+use crate::edit;
+use crate::report::{Counts, ExplainRecord};
+use crate::text::{blocks, CodePoints};
+
+/// What the apply step needs besides the document and its decision.
+pub struct ApplyContext<'a> {
+    pub text_field: &'a str,
+    /// Write the document as a plain text file (folder output of a `.txt` input).
+    pub as_text: bool,
+    pub explain: bool,
+    pub rejected: bool,
+    /// Ids of all documents in corpus order, to name the sources of duplicates.
+    pub ids: &'a IdIndex,
+}
+
+/// Document ids by DocId, for naming the sources of duplicates.
+#[derive(Default)]
+pub struct IdIndex {
+    doc_ids: Vec<DocId>,
+    ids: Vec<String>,
+    /// Text length in code points.
+    lens: Vec<usize>,
+}
+
+impl IdIndex {
+    /// Adds a document; documents must come in corpus order.
+    pub fn push(&mut self, doc_id: DocId, id: String, len_code_points: usize) {
+        debug_assert!(self.doc_ids.last().is_none_or(|&last| last < doc_id));
+        self.doc_ids.push(doc_id);
+        self.ids.push(id);
+        self.lens.push(len_code_points);
+    }
+
+    pub fn get(&self, doc_id: DocId) -> Option<&str> {
+        let i = self.doc_ids.binary_search(&doc_id).ok()?;
+        Some(&self.ids[i])
+    }
+
+    /// The text length of a document, in code points.
+    pub fn len_of(&self, doc_id: DocId) -> usize {
+        self.doc_ids
+            .binary_search(&doc_id)
+            .map_or(0, |i| self.lens[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// One document after the apply step, serialized.
+#[derive(Default)]
+pub struct Applied {
+    /// The clean document (a JSONL line or a text file's content); empty when dropped.
+    pub output: Vec<u8>,
+    pub written: bool,
+    pub explain: Vec<u8>,
+    pub rejected: Vec<u8>,
+    pub counts: Counts,
+}
+
+pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext) -> Applied {
+    let text = doc.text.as_str();
+    let doc_blocks = blocks(text);
+    let spans = edit::plan(text, &doc_blocks, decision.removals.clone());
+    let cleaned = edit::apply(text, &spans);
+    let drop = decision
+        .drop
+        .clone()
+        .or_else(|| (!spans.is_empty() && cleaned.trim().is_empty()).then_some(DropReason::Empty));
+
+    let mut applied = Applied::default();
+    let counts = &mut applied.counts;
+    counts.documents_read = 1;
+    counts.bytes_read = text.len() as u64;
+    if ctx.explain {
+        write_explain(doc, &spans, drop.as_ref(), ctx, &mut applied.explain);
+    }
+    match &drop {
+        Some(reason) => {
+            counts.documents_dropped = 1;
+            counts.bytes_dropped = text.len() as u64;
+            counts
+                .dropped_by_reason
+                .insert(reason.name().to_string(), 1);
+            if ctx.rejected {
+                write_rejected(doc, reason, ctx, &mut applied.rejected);
+            }
+        }
+        None => {
+            counts.documents_written = 1;
+            counts.bytes_written = cleaned.len() as u64;
+            for s in &spans {
+                let name = s.reason.name();
+                *counts
+                    .removed_bytes_by_reason
+                    .entry(name.clone())
+                    .or_default() += (s.end - s.start) as u64;
+                *counts.removed_spans_by_reason.entry(name).or_default() += 1;
+            }
+            applied.written = true;
+            write_output(
+                doc,
+                &cleaned,
+                !spans.is_empty(),
+                decision,
+                ctx,
+                &mut applied.output,
+            );
+        }
+    }
+    applied
+}
+
+fn metadata_map(decision: &DocDecision) -> Map<String, Value> {
+    decision
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect()
+}
+
+fn write_output(
+    doc: &Document,
+    cleaned: &str,
+    changed: bool,
+    decision: &DocDecision,
+    ctx: &ApplyContext,
+    out: &mut Vec<u8>,
+) {
+    if ctx.as_text {
+        out.extend_from_slice(cleaned.as_bytes());
+        return;
+    }
+    match &doc.raw {
+        // Unchanged records are written back byte for byte.
+        Some(raw) if !changed && decision.metadata.is_empty() => {
+            out.extend_from_slice(raw.as_bytes())
+        }
+        Some(raw) => {
+            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
+            record.write_with(out, ctx.text_field, cleaned, &metadata_map(decision), &[]);
+        }
+        None => {
+            let mut record = Map::new();
+            record.insert("id".into(), Value::String(doc.id.clone()));
+            record.insert("text".into(), Value::String(cleaned.to_string()));
+            if !decision.metadata.is_empty() {
+                record.insert("metadata".into(), Value::Object(metadata_map(decision)));
+            }
+            write_json(out, &Value::Object(record));
+        }
+    }
+    out.push(b'\n');
+}
+
+fn rejected_value(reason: &DropReason, ctx: &ApplyContext) -> Value {
+    let mut why = Map::new();
+    why.insert("reason".into(), Value::String(reason.name().into()));
+    if let Some((source, score)) = reason.source() {
+        if let Some(id) = ctx.ids.get(source) {
+            why.insert("source_id".into(), Value::String(id.to_string()));
+        }
+        why.insert("score".into(), score_value(score));
+    }
+    Value::Object(why)
+}
+
+fn score_value(score: f64) -> Value {
+    serde_json::Number::from_f64((score * 1e4).round() / 1e4).map_or(Value::Null, Value::Number)
+}
+
+fn write_rejected(doc: &Document, reason: &DropReason, ctx: &ApplyContext, out: &mut Vec<u8>) {
+    let why = rejected_value(reason, ctx);
+    match &doc.raw {
+        Some(raw) => {
+            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
+            record.write_with(
+                out,
+                ctx.text_field,
+                &doc.text,
+                &Map::new(),
+                &[("rejected", why)],
+            );
+        }
+        None => {
+            let mut record = Map::new();
+            record.insert("id".into(), Value::String(doc.id.clone()));
+            record.insert("text".into(), Value::String(doc.text.clone()));
+            record.insert("rejected".into(), why);
+            write_json(out, &Value::Object(record));
+        }
+    }
+    out.push(b'\n');
+}
+
+fn write_explain(
+    doc: &Document,
+    spans: &[Removal],
+    drop: Option<&DropReason>,
+    ctx: &ApplyContext,
+    out: &mut Vec<u8>,
+) {
+    let text = doc.text.as_str();
+    let mut cp = CodePoints::new(text);
+    let mut emit = |start: usize,
+                    end: usize,
+                    reason: String,
+                    source: Option<(&str, usize, usize, f64)>,
+                    out: &mut Vec<u8>| {
+        let record = ExplainRecord {
+            id: &doc.id,
+            start: cp.at(start),
+            end: cp.at(end),
+            reason,
+            text: &text[start..end],
+            source_id: source.map(|s| s.0),
+            source_start: source.map(|s| s.1),
+            source_end: source.map(|s| s.2),
+            score: source.map(|s| (s.3 * 1e4).round() / 1e4),
+        };
+        serde_json::to_writer(&mut *out, &record).expect("serializing into memory");
+        out.push(b'\n');
+    };
+    match drop {
+        Some(reason @ (DropReason::NearDupDoc { .. } | DropReason::MostlyDuplicate { .. })) => {
+            let (source, score) = reason.source().expect("duplicate drops name a source");
+            let source_id = ctx.ids.get(source).unwrap_or("");
+            let source_len = ctx.ids.len_of(source);
+            emit(
+                0,
+                text.len(),
+                reason.name().into(),
+                Some((source_id, 0, source_len, score)),
+                out,
+            );
+        }
+        _ => {
+            let mut pos = 0;
+            for s in spans {
+                if drop.is_some() && pos < s.start {
+                    emit(pos, s.start, DropReason::Empty.name().into(), None, out);
+                }
+                let source = s.reason.source().map(|src| {
+                    (
+                        ctx.ids.get(src.doc).unwrap_or(""),
+                        src.cp_start,
+                        src.cp_end,
+                        src.score,
+                    )
+                });
+                emit(s.start, s.end, s.reason.name(), source, out);
+                pos = s.end;
+            }
+            if drop.is_some() && pos < text.len() {
+                emit(pos, text.len(), DropReason::Empty.name().into(), None, out);
+            }
+        }
+    }
+}

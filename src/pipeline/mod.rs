@@ -1,0 +1,253 @@
+//! The run: scan every document in parallel, resolve over the whole corpus, apply while writing
+//! the corpus in order. "Earlier" always means a smaller DocId, never "seen first by a thread".
+
+mod apply;
+mod progress;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+pub use apply::{apply_document, Applied, ApplyContext, IdIndex};
+
+use crate::config::{Config, Paths};
+use crate::corpus::atomic::{commit_all, AtomicFile};
+use crate::corpus::{
+    discover, for_each_batch, guard, Compression, CorpusWriter, DocId, Document, Fields, InputFile,
+    InputKind, OutputTarget,
+};
+use crate::decision::DocDecision;
+use crate::error::{Error, Result};
+use crate::report::{Counts, Report, Timings};
+use progress::Progress;
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub counts: Counts,
+    pub timings: Timings,
+}
+
+/// The compact facts the scan step keeps about one document.
+pub struct DocScan {
+    pub doc_id: DocId,
+    pub id: String,
+    pub len_code_points: usize,
+}
+
+/// Runs `gleaner clean`.
+pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
+    let started = Instant::now();
+    let mut inputs = discover(&paths.inputs)?;
+    let target = OutputTarget::from_arg(&paths.output);
+    let mut outputs = target.planned_paths(&inputs);
+    outputs.extend(
+        [&paths.report, &paths.explain, &paths.rejected]
+            .into_iter()
+            .flatten()
+            .cloned(),
+    );
+    let folder = match &target {
+        OutputTarget::Folder(dir) => Some(dir.as_path()),
+        _ => None,
+    };
+    guard::check_outputs(&paths.inputs, &inputs, &outputs, folder)?;
+    // stdin is read twice (scan, then apply), so it is kept in a temporary file meanwhile.
+    let _spool = spool_stdin(&mut inputs)?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.worker_threads())
+        .build()
+        .map_err(|e| Error::usage(format!("cannot start {} threads: {e}", config.threads)))?;
+    pool.install(|| Run::new(config, paths, &inputs, target).execute(started))
+}
+
+/// Copies JSONL from stdin into a temporary file that the stdin input then reads.
+fn spool_stdin(inputs: &mut [InputFile]) -> Result<Option<tempfile::TempPath>> {
+    let Some(input) = inputs.iter_mut().find(|i| i.kind == InputKind::Stdin) else {
+        return Ok(None);
+    };
+    let mut temp = tempfile::NamedTempFile::new().map_err(|e| Error::io("<temporary file>", e))?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut temp).map_err(|e| Error::io("<stdin>", e))?;
+    let path = temp.into_temp_path();
+    input.path = path.to_path_buf();
+    Ok(Some(path))
+}
+
+struct Run<'a> {
+    config: &'a Config,
+    paths: &'a Paths,
+    inputs: &'a [InputFile],
+    target: OutputTarget,
+    fields: Fields,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        config: &'a Config,
+        paths: &'a Paths,
+        inputs: &'a [InputFile],
+        target: OutputTarget,
+    ) -> Self {
+        let fields = Fields {
+            text: config.text_field.clone(),
+            id: config.id_field.clone(),
+        };
+        Run {
+            config,
+            paths,
+            inputs,
+            target,
+            fields,
+        }
+    }
+
+    fn execute(&self, started: Instant) -> Result<Summary> {
+        let mut timings = Timings::default();
+        let t = Instant::now();
+        let scans = self.scan()?;
+        timings.scan = t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let (ids, decisions) = self.resolve(scans);
+        timings.resolve = t.elapsed().as_secs_f64();
+
+        let t = Instant::now();
+        let (counts, mut staged) = self.apply(&ids, &decisions)?;
+        timings.apply = t.elapsed().as_secs_f64();
+        timings.total = started.elapsed().as_secs_f64();
+
+        if let Some(path) = &self.paths.report {
+            let report = Report {
+                gleaner_version: env!("CARGO_PKG_VERSION"),
+                inputs: self.inputs.iter().map(InputFile::display_name).collect(),
+                output: self.paths.output.display().to_string(),
+                threads: rayon::current_num_threads(),
+                counts: &counts,
+                seconds: &timings,
+                config: self.config,
+            };
+            let mut file = AtomicFile::create(path, Compression::None)?;
+            let mut bytes = serde_json::to_vec_pretty(&report).expect("serializing into memory");
+            bytes.push(b'\n');
+            file.write_all(&bytes)?;
+            staged.push(file.finish()?);
+        }
+        // Only now, with every file complete, do outputs appear under their names.
+        commit_all(staged)?;
+        Ok(Summary { counts, timings })
+    }
+
+    /// Parses a batch and maps its documents in parallel, in order.
+    fn batches<T: Send>(
+        &self,
+        progress: &Progress,
+        map: impl Fn(&InputFile, &Document) -> T + Sync,
+        mut consume: impl FnMut(usize, Vec<T>) -> Result<()>,
+    ) -> Result<()> {
+        for_each_batch(self.inputs, self.config.batch_bytes, |input, batch| {
+            let docs = batch.parse(input, &self.fields)?;
+            let out: Vec<T> = docs.par_iter().map(|d| map(input, d)).collect();
+            progress.advance(docs.len(), batch.bytes());
+            consume(batch.file_index, out)
+        })
+    }
+
+    fn scan(&self) -> Result<Vec<DocScan>> {
+        let progress = Progress::new("scan", self.config.quiet);
+        let mut scans = Vec::new();
+        self.batches(
+            &progress,
+            |_, doc| DocScan {
+                doc_id: doc.doc_id,
+                id: doc.id.clone(),
+                len_code_points: doc.text.chars().count(),
+            },
+            |_, batch| {
+                scans.extend(batch);
+                Ok(())
+            },
+        )?;
+        progress.finish();
+        Ok(scans)
+    }
+
+    fn resolve(&self, scans: Vec<DocScan>) -> (IdIndex, Vec<DocDecision>) {
+        let mut ids = IdIndex::default();
+        let decisions = vec![DocDecision::default(); scans.len()];
+        for scan in scans {
+            ids.push(scan.doc_id, scan.id, scan.len_code_points);
+        }
+        (ids, decisions)
+    }
+
+    fn apply(
+        &self,
+        ids: &IdIndex,
+        decisions: &[DocDecision],
+    ) -> Result<(Counts, Vec<crate::corpus::atomic::Staged>)> {
+        let progress = Progress::new("write", self.config.quiet);
+        let mut corpus = CorpusWriter::new(self.target.clone(), self.inputs)?;
+        let mut explain = self.optional_file(&self.paths.explain)?;
+        let mut rejected = self.optional_file(&self.paths.rejected)?;
+        let mut counts = Counts::default();
+        let mut next_unfinished = 0;
+        let (want_explain, want_rejected) = (explain.is_some(), rejected.is_some());
+        self.batches(
+            &progress,
+            |input, doc| {
+                let ctx = ApplyContext {
+                    text_field: &self.config.text_field,
+                    as_text: self.target.writes_text(input),
+                    explain: want_explain,
+                    rejected: want_rejected,
+                    ids,
+                };
+                apply_document(doc, &decisions[doc.ordinal], &ctx)
+            },
+            |file_index, applied| {
+                for f in next_unfinished..file_index {
+                    corpus.end_file(f)?;
+                }
+                next_unfinished = file_index;
+                for a in applied {
+                    if a.written {
+                        corpus.write(file_index, &a.output)?;
+                    }
+                    if let Some(file) = &mut explain {
+                        file.write_all(&a.explain)?;
+                    }
+                    if let Some(file) = &mut rejected {
+                        file.write_all(&a.rejected)?;
+                    }
+                    counts.add(&a.counts);
+                }
+                Ok(())
+            },
+        )?;
+        for f in next_unfinished..self.inputs.len() {
+            corpus.end_file(f)?;
+        }
+        progress.finish();
+        let mut staged = corpus.finish()?;
+        for file in [explain, rejected].into_iter().flatten() {
+            staged.push(file.finish()?);
+        }
+        Ok((counts, staged))
+    }
+
+    fn optional_file(&self, path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {
+        path.as_ref()
+            .map(|p| AtomicFile::create(p, compression_of(p)))
+            .transpose()
+    }
+}
+
+/// Side files (explain, rejected) are compressed when their name says so.
+fn compression_of(path: &std::path::Path) -> Compression {
+    match crate::corpus::input::kind_of(path) {
+        Some(InputKind::Jsonl(c)) => c,
+        _ => Compression::None,
+    }
+}

@@ -1,0 +1,47 @@
+//! Byte offsets to Unicode code point offsets, as Python indexes strings.
+
+/// Converts ascending byte offsets of `text` to code point offsets in one pass.
+pub struct CodePoints<'t> {
+    text: &'t str,
+    byte: usize,
+    chars: usize,
+}
+
+impl<'t> CodePoints<'t> {
+    pub fn new(text: &'t str) -> Self {
+        CodePoints {
+            text,
+            byte: 0,
+            chars: 0,
+        }
+    }
+
+    /// The code point offset of byte offset `at`; calls must not go backwards, or they restart.
+    pub fn at(&mut self, at: usize) -> usize {
+        if at < self.byte {
+            self.byte = 0;
+            self.chars = 0;
+        }
+        let slice = &self.text.as_bytes()[self.byte..at];
+        // Count bytes that start a character (not UTF-8 continuation bytes).
+        self.chars += slice.iter().filter(|&&b| (b as i8) >= -0x40).count();
+        self.byte = at;
+        self.chars
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_char_indices() {
+        let t = "a’b€c\u{1F600}d";
+        let mut cp = CodePoints::new(t);
+        for (n, (i, _)) in t.char_indices().enumerate() {
+            assert_eq!(cp.at(i), n);
+        }
+        assert_eq!(cp.at(t.len()), t.chars().count());
+        assert_eq!(cp.at(1), 1);
+    }
+}
