@@ -7,6 +7,7 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
 use crate::config::{Config, Paths};
+use crate::dedup::DedupConfig;
 use crate::error::Result;
 
 #[derive(Debug, Parser)]
@@ -23,7 +24,41 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Clean a corpus: read INPUT..., write the clean corpus to OUTPUT.
-    Clean(CleanArgs),
+    Clean(Box<CleanArgs>),
+    /// Print the probability that two documents become LSH candidates at each Jaccard, to choose
+    /// --bands and --rows.
+    Lsh(LshArgs),
+}
+
+/// Flags of `gleaner lsh`.
+#[derive(Debug, Args)]
+pub struct LshArgs {
+    /// LSH bands.
+    #[arg(long, value_name = "B", default_value_t = DedupConfig::default().bands)]
+    pub bands: usize,
+
+    /// MinHash values per band.
+    #[arg(long, value_name = "R", default_value_t = DedupConfig::default().rows)]
+    pub rows: usize,
+
+    /// Jaccard step between lines.
+    #[arg(long, value_name = "STEP", default_value_t = 0.05)]
+    pub step: f64,
+}
+
+impl LshArgs {
+    /// The table `gleaner lsh` prints.
+    pub fn table(&self) -> Result<String> {
+        if self.bands == 0 || self.rows == 0 || self.bands * self.rows > 4096 {
+            return Err(crate::Error::usage(
+                "bands and rows must be at least 1, with bands × rows at most 4096",
+            ));
+        }
+        if !(self.step > 0.0 && self.step <= 1.0) {
+            return Err(crate::Error::usage("--step must be in (0, 1]"));
+        }
+        Ok(crate::dedup::lsh::table(self.bands, self.rows, self.step))
+    }
 }
 
 /// Flags of `gleaner clean`. Each setting flag has the same name as its `gleaner.toml` key.
@@ -73,6 +108,62 @@ pub struct CleanArgs {
     /// Bytes read per batch handed to the workers.
     #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes, hide = true)]
     pub batch_bytes: usize,
+
+    /// Tokens per shingle (w).
+    #[arg(long, value_name = "W", default_value_t = DedupConfig::default().shingle_size, help_heading = "Near duplicates")]
+    pub shingle_size: usize,
+
+    /// Fold every digit to 0 before hashing tokens.
+    #[arg(long, help_heading = "Near duplicates")]
+    pub fold_digits: bool,
+
+    /// Tokens a line needs to count as a passage.
+    #[arg(long, value_name = "N", default_value_t = DedupConfig::default().min_passage_tokens, help_heading = "Near duplicates")]
+    pub min_passage_tokens: usize,
+
+    /// A passage goes when at least this share of its shingles occur in earlier documents (θ).
+    #[arg(long, value_name = "θ", default_value_t = DedupConfig::default().passage_threshold, help_heading = "Near duplicates")]
+    pub passage_threshold: f64,
+
+    /// Shingles in more than this many documents are common phrases and do not count (C).
+    #[arg(long, value_name = "C", default_value_t = DedupConfig::default().max_shingle_docs, help_heading = "Near duplicates")]
+    pub max_shingle_docs: usize,
+
+    /// Drop a document when at least this share of its tokens went as duplicate passages.
+    #[arg(long, value_name = "SHARE", default_value_t = DedupConfig::default().mostly_duplicate, help_heading = "Near duplicates")]
+    pub mostly_duplicate: f64,
+
+    /// Two documents are near-duplicates at this Jaccard of their shingle sets...
+    #[arg(long, value_name = "J", default_value_t = DedupConfig::default().doc_jaccard, help_heading = "Near duplicates")]
+    pub doc_jaccard: f64,
+
+    /// ... or when this share of the later one's shingles are in the earlier one.
+    #[arg(long, value_name = "SHARE", default_value_t = DedupConfig::default().doc_containment, help_heading = "Near duplicates")]
+    pub doc_containment: f64,
+
+    /// LSH bands (see `gleaner lsh`).
+    #[arg(long, value_name = "B", default_value_t = DedupConfig::default().bands, help_heading = "Near duplicates")]
+    pub bands: usize,
+
+    /// MinHash values per LSH band.
+    #[arg(long, value_name = "R", default_value_t = DedupConfig::default().rows, help_heading = "Near duplicates")]
+    pub rows: usize,
+
+    /// Keep near-duplicate passages.
+    #[arg(long, help_heading = "Near duplicates")]
+    pub no_passages: bool,
+
+    /// Keep near-duplicate documents.
+    #[arg(long, help_heading = "Near duplicates")]
+    pub no_doc_dedup: bool,
+
+    /// Report (not remove) reused spans of passages under the threshold, reason `reuse`.
+    #[arg(long, help_heading = "Near duplicates")]
+    pub explain_reuse: bool,
+
+    /// Tokens a reused span needs to be reported.
+    #[arg(long, value_name = "N", default_value_t = DedupConfig::default().reuse_min_tokens, help_heading = "Near duplicates")]
+    pub reuse_min_tokens: usize,
 }
 
 /// Whether the user gave `id` on the command line (not just its default).
@@ -99,6 +190,32 @@ impl CleanArgs {
         flag!("threads", threads);
         flag!("quiet", quiet);
         flag!("batch_bytes", batch_bytes);
+        macro_rules! dedup_flag {
+            ($id:literal, $field:ident) => {
+                if given(matches, $id) {
+                    config.dedup.$field = self.$field.clone();
+                }
+            };
+            ($id:literal, $field:ident = $value:expr) => {
+                if given(matches, $id) {
+                    config.dedup.$field = $value;
+                }
+            };
+        }
+        dedup_flag!("shingle_size", shingle_size);
+        dedup_flag!("fold_digits", fold_digits);
+        dedup_flag!("min_passage_tokens", min_passage_tokens);
+        dedup_flag!("passage_threshold", passage_threshold);
+        dedup_flag!("max_shingle_docs", max_shingle_docs);
+        dedup_flag!("mostly_duplicate", mostly_duplicate);
+        dedup_flag!("doc_jaccard", doc_jaccard);
+        dedup_flag!("doc_containment", doc_containment);
+        dedup_flag!("bands", bands);
+        dedup_flag!("rows", rows);
+        dedup_flag!("no_passages", passages = false);
+        dedup_flag!("no_doc_dedup", doc_dedup = false);
+        dedup_flag!("explain_reuse", explain_reuse);
+        dedup_flag!("reuse_min_tokens", reuse_min_tokens);
         config.validate()?;
         let paths = Paths {
             inputs: self.inputs.clone(),
@@ -119,9 +236,11 @@ mod tests {
     fn parse(args: &[&str]) -> (CleanArgs, ArgMatches) {
         let matches = Cli::command().try_get_matches_from(args).unwrap();
         let cli = Cli::from_arg_matches(&matches).unwrap();
-        let Command::Clean(clean) = cli.command;
+        let Command::Clean(clean) = cli.command else {
+            panic!("not a clean command")
+        };
         let sub = matches.subcommand_matches("clean").unwrap().clone();
-        (clean, sub)
+        (*clean, sub)
     }
 
     #[test]

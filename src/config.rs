@@ -20,6 +20,8 @@ pub struct Config {
     pub quiet: bool,
     /// Bytes read per batch handed to the workers.
     pub batch_bytes: usize,
+    /// Near-duplicate passages and documents (`[dedup]`).
+    pub dedup: crate::dedup::DedupConfig,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
             threads: 0,
             quiet: false,
             batch_bytes: 8 << 20,
+            dedup: crate::dedup::DedupConfig::default(),
         }
     }
 }
@@ -66,7 +69,7 @@ impl Config {
         if self.batch_bytes == 0 {
             return Err(Error::usage("batch-bytes must be at least 1"));
         }
-        Ok(())
+        self.dedup.validate()
     }
 
     /// The number of worker threads to start.

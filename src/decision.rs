@@ -34,6 +34,8 @@ pub enum Reason {
     DupStub,
     /// Moved into the record's metadata (`meta:<field>`).
     Meta(Arc<str>),
+    /// Text reused from an earlier document, reported but not removed (`--explain-reuse`).
+    Reuse(Source),
 }
 
 impl Reason {
@@ -46,12 +48,13 @@ impl Reason {
             Reason::NearDupPassage(_) => "near-dup-passage".into(),
             Reason::DupStub => "dup-stub".into(),
             Reason::Meta(field) => format!("meta:{field}"),
+            Reason::Reuse(_) => "reuse".into(),
         }
     }
 
     pub fn source(&self) -> Option<&Source> {
         match self {
-            Reason::NearDupPassage(s) => Some(s),
+            Reason::NearDupPassage(s) | Reason::Reuse(s) => Some(s),
             _ => None,
         }
     }
@@ -101,4 +104,6 @@ pub struct DocDecision {
     pub drop: Option<DropReason>,
     /// Facts moved out of the text, in the order found.
     pub metadata: Vec<(String, String)>,
+    /// Spans reported in the explain file but not removed (reason `reuse`).
+    pub annotations: Vec<Removal>,
 }

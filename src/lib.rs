@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod decision;
+pub mod dedup;
 pub mod edit;
 pub mod error;
 pub mod pipeline;

@@ -18,6 +18,7 @@ fn main() {
                 .expect("clap matched the clean subcommand");
             run_clean(args, sub)
         }
+        Command::Lsh(args) => args.table().map(|t| print!("{t}")),
     };
     if let Err(e) = result {
         if !matches!(e, Error::BrokenPipe) {

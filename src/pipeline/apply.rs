@@ -86,7 +86,19 @@ pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext
     counts.documents_read = 1;
     counts.bytes_read = text.len() as u64;
     if ctx.explain {
-        write_explain(doc, &spans, drop.as_ref(), ctx, &mut applied.explain);
+        let annotations: &[Removal] = if drop.is_none() {
+            &decision.annotations
+        } else {
+            &[]
+        };
+        write_explain(
+            doc,
+            &spans,
+            annotations,
+            drop.as_ref(),
+            ctx,
+            &mut applied.explain,
+        );
     }
     match &drop {
         Some(reason) => {
@@ -209,6 +221,7 @@ fn write_rejected(doc: &Document, reason: &DropReason, ctx: &ApplyContext, out: 
 fn write_explain(
     doc: &Document,
     spans: &[Removal],
+    annotations: &[Removal],
     drop: Option<&DropReason>,
     ctx: &ApplyContext,
     out: &mut Vec<u8>,
@@ -248,21 +261,33 @@ fn write_explain(
             );
         }
         _ => {
-            let mut pos = 0;
-            for s in spans {
-                if drop.is_some() && pos < s.start {
-                    emit(pos, s.start, DropReason::Empty.name().into(), None, out);
-                }
-                let source = s.reason.source().map(|src| {
+            // Removals in order, with the annotations (kept text) placed by their start.
+            let mut notes = annotations.to_vec();
+            notes.sort_by_key(|a| (a.start, a.end));
+            let mut notes = notes.iter().peekable();
+            let source_of = |s: &Removal| {
+                s.reason.source().map(|src| {
                     (
                         ctx.ids.get(src.doc).unwrap_or(""),
                         src.cp_start,
                         src.cp_end,
                         src.score,
                     )
-                });
-                emit(s.start, s.end, s.reason.name(), source, out);
+                })
+            };
+            let mut pos = 0;
+            for s in spans {
+                while let Some(n) = notes.next_if(|n| n.start < s.start) {
+                    emit(n.start, n.end, n.reason.name(), source_of(n), out);
+                }
+                if drop.is_some() && pos < s.start {
+                    emit(pos, s.start, DropReason::Empty.name().into(), None, out);
+                }
+                emit(s.start, s.end, s.reason.name(), source_of(s), out);
                 pos = s.end;
+            }
+            for n in notes {
+                emit(n.start, n.end, n.reason.name(), source_of(n), out);
             }
             if drop.is_some() && pos < text.len() {
                 emit(pos, text.len(), DropReason::Empty.name().into(), None, out);

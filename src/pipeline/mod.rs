@@ -34,6 +34,8 @@ pub struct DocScan {
     pub doc_id: DocId,
     pub id: String,
     pub len_code_points: usize,
+    /// Shingles, spans and signature for near-duplicate detection.
+    pub dedup: crate::dedup::DocFacts,
 }
 
 /// Runs `gleaner clean`.
@@ -157,12 +159,14 @@ impl<'a> Run<'a> {
     fn scan(&self) -> Result<Vec<DocScan>> {
         let progress = Progress::new("scan", self.config.quiet);
         let mut scans = Vec::new();
+        let dedup = crate::dedup::Scanner::new(&self.config.dedup);
         self.batches(
             &progress,
             |_, doc| DocScan {
                 doc_id: doc.doc_id,
                 id: doc.id.clone(),
                 len_code_points: doc.text.chars().count(),
+                dedup: dedup.scan(&doc.text, &crate::text::blocks(&doc.text)),
             },
             |_, batch| {
                 scans.extend(batch);
@@ -175,10 +179,14 @@ impl<'a> Run<'a> {
 
     fn resolve(&self, scans: Vec<DocScan>) -> (IdIndex, Vec<DocDecision>) {
         let mut ids = IdIndex::default();
-        let decisions = vec![DocDecision::default(); scans.len()];
+        let mut decisions = vec![DocDecision::default(); scans.len()];
+        let (mut doc_ids, mut dedup) = (Vec::with_capacity(scans.len()), Vec::new());
         for scan in scans {
             ids.push(scan.doc_id, scan.id, scan.len_code_points);
+            doc_ids.push(scan.doc_id);
+            dedup.push(scan.dedup);
         }
+        crate::dedup::resolve(&self.config.dedup, &doc_ids, &dedup, &mut decisions);
         (ids, decisions)
     }
 

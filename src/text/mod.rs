@@ -3,6 +3,7 @@
 pub mod normalize;
 pub mod offsets;
 pub mod segment;
+pub mod tokens;
 
 pub use normalize::{normalize, normalize_into};
 pub use offsets::CodePoints;

@@ -1,0 +1,147 @@
+//! Near-duplicate documents: MinHash-LSH candidates, verified by exact Jaccard and containment of
+//! the shingle sets, merged with a union-find whose root is the smallest DocId. Every other member
+//! of a cluster is dropped, naming the root.
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use super::union_find::UnionFind;
+use super::{DedupConfig, DocFacts};
+use crate::corpus::DocId;
+use crate::decision::{DocDecision, DropReason};
+
+/// Within a band bucket, each document is paired with this many following members: every pair
+/// for the buckets of near-copies, a bounded number for the rare huge bucket.
+const BUCKET_WINDOW: usize = 32;
+
+/// Candidate pairs (earlier, later) of document ordinals: documents that agree on all rows of
+/// at least one band. Sorted and distinct.
+pub fn candidates(facts: &[DocFacts], bands: usize, rows: usize) -> Vec<(u32, u32)> {
+    let mut pairs: Vec<(u32, u32)> = (0..bands)
+        .into_par_iter()
+        .flat_map_iter(|band| {
+            let mut keys: Vec<(u64, u32)> = facts
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.signature.is_empty())
+                .map(|(d, f)| {
+                    let mut bytes = [0u8; 4 * 64];
+                    let values = &f.signature[band * rows..(band + 1) * rows];
+                    let mut key = 0u64;
+                    for (chunk_i, chunk) in values.chunks(64).enumerate() {
+                        for (slot, v) in bytes.chunks_exact_mut(4).zip(chunk) {
+                            slot.copy_from_slice(&v.to_le_bytes());
+                        }
+                        key ^=
+                            xxh3_64_with_seed(&bytes[..4 * chunk.len()], (band + chunk_i) as u64);
+                    }
+                    (key, d as u32)
+                })
+                .collect();
+            keys.sort_unstable();
+            let mut pairs = Vec::new();
+            for bucket in keys.chunk_by(|a, b| a.0 == b.0) {
+                for (i, a) in bucket.iter().enumerate() {
+                    for b in bucket.iter().skip(i + 1).take(BUCKET_WINDOW) {
+                        pairs.push((a.1, b.1));
+                    }
+                }
+            }
+            pairs
+        })
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    pairs
+}
+
+/// Sorted distinct shingles of a document.
+pub fn shingle_set(f: &DocFacts) -> Vec<u64> {
+    let mut s = f.shingles.clone();
+    s.sort_unstable();
+    s.dedup();
+    s
+}
+
+/// Size of the intersection of two sorted distinct sets.
+pub fn intersection(a: &[u64], b: &[u64]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Whether a later document `b` duplicates an earlier `a`: Jaccard at least `doc-jaccard`, or at
+/// least `doc-containment` of `b`'s shingles in `a` (for a `b` of at least `min_shingles`).
+pub fn is_duplicate(config: &DedupConfig, a: &[u64], b: &[u64]) -> bool {
+    if a.is_empty() || b.is_empty() {
+        return false;
+    }
+    let inter = intersection(a, b) as f64;
+    let jaccard_ok = inter / ((a.len() + b.len()) as f64 - inter) >= config.doc_jaccard;
+    let containment_ok =
+        b.len() >= config.min_passage_tokens && inter / b.len() as f64 >= config.doc_containment;
+    jaccard_ok || containment_ok
+}
+
+/// Drops every document that a verified candidate pair joins to an earlier one.
+pub fn decide(
+    config: &DedupConfig,
+    doc_ids: &[DocId],
+    facts: &[DocFacts],
+    decisions: &mut [DocDecision],
+) {
+    let pairs = candidates(facts, config.bands, config.rows);
+    if pairs.is_empty() {
+        return;
+    }
+    let mut involved: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+    involved.par_sort_unstable();
+    involved.dedup();
+    let sets: Vec<Vec<u64>> = involved
+        .par_iter()
+        .map(|&d| shingle_set(&facts[d as usize]))
+        .collect();
+    let set_of = |d: u32| -> &[u64] {
+        let i = involved.binary_search(&d).expect("an involved document");
+        &sets[i]
+    };
+    let verified: Vec<(u32, u32)> = pairs
+        .par_iter()
+        .copied()
+        .filter(|&(a, b)| is_duplicate(config, set_of(a), set_of(b)))
+        .collect();
+    let mut uf = UnionFind::new(facts.len());
+    for &(a, b) in &verified {
+        uf.union(a, b);
+    }
+    let drops: Vec<(usize, DropReason)> = involved
+        .par_iter()
+        .filter_map(|&d| {
+            let root = uf.root(d);
+            (root != d).then(|| {
+                let (member, kept) = (set_of(d), set_of(root));
+                let score = intersection(kept, member) as f64 / member.len().max(1) as f64;
+                (
+                    d as usize,
+                    DropReason::NearDupDoc {
+                        source: doc_ids[root as usize],
+                        score,
+                    },
+                )
+            })
+        })
+        .collect();
+    for (d, reason) in drops {
+        decisions[d].drop = Some(reason);
+    }
+}

@@ -1,0 +1,277 @@
+//! Near-duplicate passages and documents.
+//!
+//! The scan step turns each document into [`DocFacts`]: per block its span and shingle hashes,
+//! per document a MinHash signature. The resolve step ([`resolve`]) decides over the whole corpus,
+//! in parallel over hash-range partitions and deterministically ("earlier" is a smaller DocId):
+//! - passages whose (non-common) shingles mostly occur in earlier documents go, naming the earlier
+//!   passage that shares the most shingles ([`passages`]);
+//! - documents that MinHash-LSH pairs with an earlier one and that exact Jaccard or containment
+//!   confirms go, naming the smallest document of their cluster ([`docs`]);
+//! - documents whose content mostly went as duplicate passages go as well.
+
+pub mod docs;
+pub mod lsh;
+pub mod minhash;
+pub mod passages;
+pub mod union_find;
+
+use serde::{Deserialize, Serialize};
+
+use crate::corpus::DocId;
+use crate::decision::DocDecision;
+use crate::error::{Error, Result};
+use crate::text::tokens::{Shingler, Token, Tokenizer};
+use crate::text::{Block, CodePoints};
+use minhash::MinHasher;
+
+/// Settings of near-duplicate detection (`[dedup]` in `gleaner.toml`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct DedupConfig {
+    /// Tokens per shingle (w).
+    pub shingle_size: usize,
+    /// Seed of the xxh3-64 shingle hash.
+    pub shingle_seed: u64,
+    /// Fold every digit to 0 before hashing.
+    pub fold_digits: bool,
+    /// Remove near-duplicate passages.
+    pub passages: bool,
+    /// Tokens a block needs to count as a passage.
+    pub min_passage_tokens: usize,
+    /// Share of a passage's shingles found in earlier documents that makes it a duplicate (θ).
+    pub passage_threshold: f64,
+    /// A shingle in more than this many documents is a common phrase and does not count (C).
+    pub max_shingle_docs: usize,
+    /// A line of at most this many tokens between removed duplicate passages goes with them.
+    pub stub_max_tokens: usize,
+    /// Drop a document when at least this share of its tokens went as duplicate passages.
+    pub mostly_duplicate: f64,
+    /// Drop near-duplicate documents.
+    pub doc_dedup: bool,
+    /// A candidate pair of documents whose shingle sets have at least this Jaccard is a duplicate.
+    pub doc_jaccard: f64,
+    /// ... or whose later document has at least this share of its shingles in the earlier one.
+    pub doc_containment: f64,
+    /// LSH bands.
+    pub bands: usize,
+    /// MinHash values per band.
+    pub rows: usize,
+    /// Seed of the MinHash functions.
+    pub minhash_seed: u64,
+    /// Report (not remove) reused spans of passages under the threshold, reason `reuse`.
+    pub explain_reuse: bool,
+    /// Tokens a reused span needs to be reported.
+    pub reuse_min_tokens: usize,
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            shingle_size: 5,
+            shingle_seed: 0x676C_6561_6E65_7231,
+            fold_digits: false,
+            passages: true,
+            min_passage_tokens: 10,
+            passage_threshold: 0.5,
+            max_shingle_docs: 50,
+            stub_max_tokens: 6,
+            mostly_duplicate: 0.6,
+            doc_dedup: true,
+            doc_jaccard: 0.6,
+            doc_containment: 0.7,
+            bands: 16,
+            rows: 4,
+            minhash_seed: 0x6D69_6E68_6173_6831,
+            explain_reuse: false,
+            reuse_min_tokens: 12,
+        }
+    }
+}
+
+impl DedupConfig {
+    /// Checks values that TOML types cannot.
+    pub fn validate(&self) -> Result<()> {
+        let unit = |name: &str, v: f64| {
+            if (0.0..=1.0).contains(&v) && v > 0.0 {
+                Ok(())
+            } else {
+                Err(Error::usage(format!("{name} must be in (0, 1], not {v}")))
+            }
+        };
+        if !(1..=64).contains(&self.shingle_size) {
+            return Err(Error::usage("shingle-size must be between 1 and 64"));
+        }
+        unit("passage-threshold", self.passage_threshold)?;
+        unit("mostly-duplicate", self.mostly_duplicate)?;
+        unit("doc-jaccard", self.doc_jaccard)?;
+        unit("doc-containment", self.doc_containment)?;
+        if self.max_shingle_docs < 2 {
+            return Err(Error::usage("max-shingle-docs must be at least 2"));
+        }
+        if self.bands == 0 || self.rows == 0 || self.bands * self.rows > 4096 {
+            return Err(Error::usage(
+                "bands and rows must be at least 1, with bands × rows at most 4096",
+            ));
+        }
+        if self.reuse_min_tokens == 0 {
+            return Err(Error::usage("reuse-min-tokens must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Whether the scan step has anything to compute.
+    pub fn enabled(&self) -> bool {
+        self.passages || self.doc_dedup
+    }
+}
+
+/// One block of a document as the resolve step sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockFacts {
+    /// Byte span of the block's visible text.
+    pub start: usize,
+    pub end: usize,
+    /// The same span in code points.
+    pub cp_start: usize,
+    pub cp_end: usize,
+    /// Its shingles: `DocFacts::shingles[first..last]`.
+    pub first: u32,
+    pub last: u32,
+    pub tokens: u32,
+}
+
+/// What the scan step keeps about one document for near-duplicate detection: hashes and spans,
+/// not text.
+#[derive(Debug, Clone, Default)]
+pub struct DocFacts {
+    /// Blocks with at least one token, in order.
+    pub blocks: Vec<BlockFacts>,
+    /// Shingle hashes of all blocks, in order (a shingle never spans two blocks).
+    pub shingles: Vec<u64>,
+    /// Byte span of each shingle (first token's start, last token's end); only with
+    /// `explain-reuse`.
+    pub shingle_spans: Vec<(u32, u32)>,
+    /// MinHash signature of the document's shingle set; empty without document dedup.
+    pub signature: Vec<u32>,
+}
+
+impl DocFacts {
+    pub fn block_shingles(&self, b: &BlockFacts) -> &[u64] {
+        &self.shingles[b.first as usize..b.last as usize]
+    }
+
+    pub fn total_tokens(&self) -> u64 {
+        self.blocks.iter().map(|b| b.tokens as u64).sum()
+    }
+}
+
+/// Per-thread scanning state built from the configuration.
+pub struct Scanner {
+    config: DedupConfig,
+    minhash: Option<MinHasher>,
+}
+
+impl Scanner {
+    pub fn new(config: &DedupConfig) -> Self {
+        Scanner {
+            config: config.clone(),
+            minhash: config
+                .doc_dedup
+                .then(|| MinHasher::new(config.bands * config.rows, config.minhash_seed)),
+        }
+    }
+
+    /// The facts of one document.
+    pub fn scan(&self, text: &str, blocks: &[Block]) -> DocFacts {
+        let mut facts = DocFacts::default();
+        if !self.config.enabled() {
+            return facts;
+        }
+        let mut tokenizer = Tokenizer::new(self.config.fold_digits);
+        let mut shingler = Shingler::new(self.config.shingle_size, self.config.shingle_seed);
+        let mut tokens: Vec<Token> = Vec::new();
+        let mut cp = CodePoints::new(text);
+        let spans = self.config.explain_reuse;
+        for block in blocks {
+            tokens.clear();
+            tokenizer.tokens(block.text(text), block.start, &mut tokens);
+            if tokens.is_empty() {
+                continue;
+            }
+            // The block's visible text: what a removal of the whole passage takes.
+            let line = block.text(text);
+            let start = block.start + (line.len() - line.trim_start().len());
+            let end = block.start + line.trim_end().len();
+            let first = facts.shingles.len() as u32;
+            shingler.for_each(&tokens, |a, b, h| {
+                facts.shingles.push(h);
+                if spans {
+                    facts
+                        .shingle_spans
+                        .push((tokens[a].start as u32, tokens[b].end as u32));
+                }
+            });
+            let cp_start = cp.at(start);
+            let cp_end = cp.at(end);
+            facts.blocks.push(BlockFacts {
+                start,
+                end,
+                cp_start,
+                cp_end,
+                first,
+                last: facts.shingles.len() as u32,
+                tokens: tokens.len() as u32,
+            });
+        }
+        if let Some(m) = &self.minhash {
+            if !facts.shingles.is_empty() {
+                facts.signature = m.signature(&facts.shingles);
+            }
+        }
+        facts
+    }
+}
+
+/// Fills `decisions` (indexed by corpus ordinal) with near-duplicate passage removals, reuse
+/// annotations and document drops. `doc_ids[i]` and `facts[i]` belong to ordinal `i`.
+pub fn resolve(
+    config: &DedupConfig,
+    doc_ids: &[DocId],
+    facts: &[DocFacts],
+    decisions: &mut [DocDecision],
+) {
+    if !config.enabled() || facts.is_empty() {
+        return;
+    }
+    let stats = passages::ShingleStats::build(facts, config.max_shingle_docs);
+    let mut removed_share = vec![None; facts.len()];
+    if config.passages || config.explain_reuse {
+        passages::decide(
+            config,
+            &stats,
+            doc_ids,
+            facts,
+            decisions,
+            &mut removed_share,
+        );
+    }
+    if config.doc_dedup {
+        docs::decide(config, doc_ids, facts, decisions);
+    }
+    // A document whose content mostly went as duplicate passages goes as a whole.
+    if config.passages {
+        for (decision, share) in decisions.iter_mut().zip(removed_share) {
+            if decision.drop.is_some() {
+                continue;
+            }
+            if let Some((share, source)) = share {
+                if share >= config.mostly_duplicate {
+                    decision.drop = Some(crate::decision::DropReason::MostlyDuplicate {
+                        source: doc_ids[source as usize],
+                        score: share,
+                    });
+                }
+            }
+        }
+    }
+}
