@@ -275,3 +275,6 @@ pub fn resolve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

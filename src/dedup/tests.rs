@@ -1,0 +1,288 @@
+//! Passage containment and document candidates against brute-force oracles (exact sets, all
+//! pairs) on random small corpora.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+
+use super::docs::{candidates, intersection, is_duplicate, shingle_set};
+use super::lsh::candidate_probability;
+use super::*;
+use crate::decision::{DropReason, Reason};
+use crate::text::blocks;
+
+/// A deterministic generator for corpora with copies.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+const WORDS: [&str; 16] = [
+    "the", "army", "Border", "visit", "met", "general", "of", "Baku", "said", "minister", "peace",
+    "talks", "on", "Friday", "ties", "region",
+];
+
+/// Documents of 1-5 lines; a line is fresh words or an earlier line with a few edits.
+fn corpus(seed: u64, docs: usize) -> Vec<String> {
+    let mut rng = Rng(seed);
+    let mut lines: Vec<Vec<&str>> = Vec::new();
+    let mut out = Vec::new();
+    for _ in 0..docs {
+        let mut text = String::new();
+        for _ in 0..1 + rng.below(5) {
+            let line: Vec<&str> = if !lines.is_empty() && rng.below(2) == 0 {
+                let mut l = lines[rng.below(lines.len())].clone();
+                for _ in 0..rng.below(3) {
+                    let i = rng.below(l.len());
+                    l[i] = WORDS[rng.below(WORDS.len())];
+                }
+                l
+            } else {
+                (0..1 + rng.below(14))
+                    .map(|_| WORDS[rng.below(WORDS.len())])
+                    .collect()
+            };
+            text.push_str(&line.join(" "));
+            text.push_str(".\n\n");
+            lines.push(line);
+        }
+        out.push(text);
+    }
+    out
+}
+
+fn small_config() -> DedupConfig {
+    DedupConfig {
+        shingle_size: 3,
+        min_passage_tokens: 4,
+        passage_threshold: 0.6,
+        max_shingle_docs: 4,
+        stub_max_tokens: 2,
+        mostly_duplicate: 0.7,
+        doc_jaccard: 0.7,
+        doc_containment: 0.8,
+        bands: 8,
+        rows: 2,
+        explain_reuse: true,
+        reuse_min_tokens: 5,
+        ..DedupConfig::default()
+    }
+}
+
+fn run(config: &DedupConfig, texts: &[String]) -> (Vec<DocFacts>, Vec<DocDecision>) {
+    let scanner = Scanner::new(config);
+    let facts: Vec<DocFacts> = texts.iter().map(|t| scanner.scan(t, &blocks(t))).collect();
+    let ids: Vec<DocId> = (0..texts.len()).map(|i| DocId::new(0, i as u64)).collect();
+    let mut decisions = vec![DocDecision::default(); texts.len()];
+    resolve(config, &ids, &facts, &mut decisions);
+    (facts, decisions)
+}
+
+/// Brute-force passage containment: for every passage, the score and the best earlier block.
+fn passage_oracle(
+    config: &DedupConfig,
+    facts: &[DocFacts],
+) -> BTreeMap<(usize, usize), (f64, (usize, usize))> {
+    let sets: Vec<BTreeSet<u64>> = facts
+        .iter()
+        .map(|f| f.shingles.iter().copied().collect())
+        .collect();
+    let df = |h: u64| sets.iter().filter(|s| s.contains(&h)).count();
+    let mut out = BTreeMap::new();
+    for (d, f) in facts.iter().enumerate() {
+        for (bi, b) in f.blocks.iter().enumerate() {
+            if (b.tokens as usize) < config.min_passage_tokens {
+                continue;
+            }
+            let counted: BTreeSet<u64> = f
+                .block_shingles(b)
+                .iter()
+                .copied()
+                .filter(|&h| df(h) <= config.max_shingle_docs)
+                .collect();
+            let earlier: BTreeSet<u64> = counted
+                .iter()
+                .copied()
+                .filter(|h| sets[..d].iter().any(|s| s.contains(h)))
+                .collect();
+            if counted.is_empty() || earlier.is_empty() {
+                continue;
+            }
+            let score = earlier.len() as f64 / counted.len() as f64;
+            if score < config.passage_threshold {
+                continue;
+            }
+            let mut best = (0, (0, 0));
+            for (e, fe) in facts[..d].iter().enumerate() {
+                for (be, blk) in fe.blocks.iter().enumerate() {
+                    let s: BTreeSet<u64> = fe.block_shingles(blk).iter().copied().collect();
+                    let n = earlier.intersection(&s).count();
+                    if n > best.0 {
+                        best = (n, (e, be));
+                    }
+                }
+            }
+            out.insert((d, bi), (score, best.1));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn passage_removals_are_exactly_what_the_oracle_supports(seed in any::<u64>(), docs in 2usize..9) {
+        let config = small_config();
+        let texts = corpus(seed, docs);
+        let (facts, decisions) = run(&config, &texts);
+        let oracle = passage_oracle(&config, &facts);
+        let mut got = BTreeMap::new();
+        for (d, dec) in decisions.iter().enumerate() {
+            for r in &dec.removals {
+                let bi = facts[d].blocks.iter().position(|b| b.start == r.start && b.end == r.end);
+                let bi = bi.expect("a removal covers one block");
+                match &r.reason {
+                    Reason::NearDupPassage(src) => {
+                        let e = src.doc.record_index() as usize;
+                        prop_assert!(e < d, "the source is earlier");
+                        let be = facts[e].blocks.iter().position(|b| b.start == src.start && b.end == src.end);
+                        got.insert((d, bi), (src.score, (e, be.expect("source is a block"))));
+                    }
+                    Reason::DupStub => {
+                        let b = &facts[d].blocks[bi];
+                        prop_assert!((b.tokens as usize) <= config.stub_max_tokens);
+                        let removed = |j: usize| oracle.contains_key(&(d, j));
+                        let before = (0..bi).rev().find(|&j| !stub_like(&config, &facts[d].blocks[j]) || removed(j));
+                        let after = (bi + 1..facts[d].blocks.len()).find(|&j| !stub_like(&config, &facts[d].blocks[j]) || removed(j));
+                        prop_assert!(before.is_some_and(removed) && after.is_some_and(removed), "a stub lies between removed passages");
+                    }
+                    other => prop_assert!(false, "unexpected reason {other:?}"),
+                }
+            }
+        }
+        prop_assert_eq!(got, oracle);
+    }
+
+    #[test]
+    fn dropped_documents_are_supported_by_exact_similarity(seed in any::<u64>(), docs in 2usize..12) {
+        let mut config = small_config();
+        config.passages = false;
+        let texts = corpus(seed, docs);
+        let (facts, decisions) = run(&config, &texts);
+        let sets: Vec<Vec<u64>> = facts.iter().map(shingle_set).collect();
+        // Oracle: components of the all-pairs duplicate graph.
+        let mut uf = union_find::UnionFind::new(facts.len());
+        for b in 0..facts.len() {
+            for a in 0..b {
+                if is_duplicate(&config, &sets[a], &sets[b]) {
+                    uf.union(a as u32, b as u32);
+                }
+            }
+        }
+        for (d, dec) in decisions.iter().enumerate() {
+            if let Some(DropReason::NearDupDoc { source, score }) = &dec.drop {
+                let s = source.record_index() as u32;
+                prop_assert!((s as usize) < d);
+                prop_assert_eq!(uf.find(s), uf.find(d as u32), "joined by verified pairs");
+                let expected = intersection(&sets[s as usize], &sets[d]) as f64 / sets[d].len() as f64;
+                prop_assert!((score - expected).abs() < 1e-12);
+            } else {
+                prop_assert!(dec.drop.is_none());
+            }
+        }
+        // Exact copies (same non-empty set) always share every band, so only the first stays.
+        for b in 0..facts.len() {
+            if (0..b).any(|a| !sets[a].is_empty() && sets[a] == sets[b]) {
+                prop_assert!(decisions[b].drop.is_some(), "exact copy {} kept", b);
+            }
+        }
+    }
+
+    #[test]
+    fn mostly_duplicate_drops_name_an_earlier_source(seed in any::<u64>(), docs in 2usize..9) {
+        let config = small_config();
+        let texts = corpus(seed, docs);
+        let (facts, decisions) = run(&config, &texts);
+        for (d, dec) in decisions.iter().enumerate() {
+            if let Some(DropReason::MostlyDuplicate { source, score }) = &dec.drop {
+                prop_assert!((source.record_index() as usize) < d);
+                let gone: u64 = dec.removals.iter().map(|r| {
+                    facts[d].blocks.iter().find(|b| b.start == r.start).map_or(0, |b| b.tokens as u64)
+                }).sum();
+                let share = gone as f64 / facts[d].total_tokens() as f64;
+                prop_assert!((share - score).abs() < 1e-12);
+                prop_assert!(*score >= config.mostly_duplicate);
+            }
+        }
+    }
+}
+
+fn stub_like(config: &DedupConfig, b: &BlockFacts) -> bool {
+    (b.tokens as usize) <= config.stub_max_tokens && (b.tokens as usize) < config.min_passage_tokens
+}
+
+/// Pairs at Jaccard ≥ 0.8 become candidates at least as often as the banding curve promises
+/// (less three standard deviations of the binomial count).
+#[test]
+fn candidate_recall_meets_the_lsh_curve() {
+    let (bands, rows) = (4, 4);
+    let config = DedupConfig {
+        bands,
+        rows,
+        passages: false,
+        ..DedupConfig::default()
+    };
+    let minhash = minhash::MinHasher::new(bands * rows, config.minhash_seed);
+    let mut rng = Rng(7);
+    let mut facts = Vec::new();
+    let mut promised = Vec::new();
+    for _ in 0..400 {
+        let base: Vec<u64> = (0..60).map(|_| rng.next()).collect();
+        let mut copy = base.clone();
+        for h in copy.iter_mut().take(rng.below(7)) {
+            *h = rng.next();
+        }
+        let (a, b) = (shingle_set_of(&base), shingle_set_of(&copy));
+        let inter = intersection(&a, &b) as f64;
+        let j = inter / ((a.len() + b.len()) as f64 - inter);
+        assert!(j >= 0.8);
+        promised.push(candidate_probability(j, bands, rows));
+        for s in [base, copy] {
+            facts.push(DocFacts {
+                signature: minhash.signature(&s),
+                shingles: s,
+                ..DocFacts::default()
+            });
+        }
+    }
+    let pairs = candidates(&facts, bands, rows);
+    let found = (0..400u32)
+        .filter(|i| pairs.binary_search(&(2 * i, 2 * i + 1)).is_ok())
+        .count() as f64;
+    let expected: f64 = promised.iter().sum();
+    let sd: f64 = promised.iter().map(|p| p * (1.0 - p)).sum::<f64>().sqrt();
+    assert!(
+        found >= expected - 3.0 * sd,
+        "{found} candidates of 400, the curve promises {expected:.1} ± {sd:.1}"
+    );
+    // Unrelated pairs (J = 0) are not candidates.
+    assert!(pairs.iter().all(|&(a, b)| a / 2 == b / 2));
+}
+
+fn shingle_set_of(v: &[u64]) -> Vec<u64> {
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    s.dedup();
+    s
+}

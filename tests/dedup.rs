@@ -1,0 +1,209 @@
+//! Near-duplicate passages and documents through the command line.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn gleaner() -> Command {
+    Command::cargo_bin("gleaner").unwrap()
+}
+
+fn explain_records(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn seed_paragraph_is_removed_as_a_near_duplicate_of_the_earlier_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let explain = dir.path().join("explain.jsonl");
+    let out = dir.path().join("out");
+    gleaner()
+        .args(["clean", "fixtures/seeds", "--quiet", "-o"])
+        .arg(&out)
+        .arg("--explain")
+        .arg(&explain)
+        .assert()
+        .success();
+    let records = explain_records(&explain);
+    let sentence = "During the visit, Gantz also met with the Chief of the State Border Service Colonel General Elchin Guliyev and visited a State Border Service headquarters.";
+    let hit = records
+        .iter()
+        .find(|r| r["text"].as_str().unwrap().trim() == sentence)
+        .expect("the seed 001 passage is explained");
+    assert_eq!(hit["id"], "001_fe8099629fd8fa10");
+    assert_eq!(hit["reason"], "near-dup-passage");
+    assert_eq!(hit["source_id"], "000_bdda7d98754e0a9e");
+    let score = hit["score"].as_f64().unwrap();
+    assert!((0.5..=1.0).contains(&score), "score {score}");
+    // The source span is seed 000's paragraph, in code points.
+    let source = std::fs::read_to_string("fixtures/seeds/000_bdda7d98754e0a9e.txt").unwrap();
+    let chars: Vec<char> = source.chars().collect();
+    let (s, e) = (
+        hit["source_start"].as_u64().unwrap() as usize,
+        hit["source_end"].as_u64().unwrap() as usize,
+    );
+    let span: String = chars[s..e].iter().collect();
+    assert!(span.starts_with("During the visit, Gantz also met with Minister of Defense"));
+    assert!(span.ends_with("visited a State Border Service headquarters."));
+    // The first copy stays, and no seed goes as a whole.
+    assert!(!records
+        .iter()
+        .any(|r| r["id"] == "000_bdda7d98754e0a9e" && r["reason"] == "near-dup-passage"));
+    assert!(!records.iter().any(|r| {
+        let reason = r["reason"].as_str().unwrap();
+        reason == "near-dup-doc" || reason == "mostly-duplicate" || reason == "empty"
+    }));
+    let kept = std::fs::read_to_string(out.join("000_bdda7d98754e0a9e.txt")).unwrap();
+    assert!(kept.contains("Chief of the State Border Service Colonel General Elchin Guliyev"));
+    let copy = std::fs::read_to_string(out.join("001_fe8099629fd8fa10.txt")).unwrap();
+    assert!(!copy.contains(sentence));
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
+}
+
+/// A corpus with document copies, reprints with a new first line and shared passages, built
+/// from the seeds' lines in a fixed shuffled order.
+fn mixed_corpus(path: &Path) {
+    let mut lines: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir("fixtures/seeds").unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(String::from),
+        );
+    }
+    lines.sort();
+    let mut state = 12345u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) % n as u64) as usize
+    };
+    let mut docs: Vec<String> = Vec::new();
+    for i in 0..120 {
+        let text = match i % 4 {
+            1 if !docs.is_empty() => docs[next(docs.len())].clone(),
+            2 if !docs.is_empty() => {
+                format!("Reprinted {i}.\n\n{}", docs[next(docs.len())])
+            }
+            _ => (0..2 + next(5))
+                .map(|_| lines[next(lines.len())].clone())
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        };
+        docs.push(text);
+    }
+    let jsonl: String = docs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"id": format!("d{i}"), "text": t})
+            )
+        })
+        .collect();
+    std::fs::write(path, jsonl).unwrap();
+}
+
+#[test]
+fn output_and_explain_do_not_depend_on_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    mixed_corpus(&input);
+    let mut results = Vec::new();
+    for threads in ["1", "4"] {
+        let out = dir.path().join(format!("out{threads}.jsonl"));
+        let explain = dir.path().join(format!("explain{threads}.jsonl"));
+        let rejected = dir.path().join(format!("rejected{threads}.jsonl"));
+        gleaner()
+            .args([
+                "clean",
+                "--quiet",
+                "--explain-reuse",
+                "--batch-bytes",
+                "4096",
+            ])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .arg("--explain")
+            .arg(&explain)
+            .arg("--rejected")
+            .arg(&rejected)
+            .args(["--threads", threads])
+            .assert()
+            .success();
+        results.push([
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&explain).unwrap(),
+            std::fs::read(&rejected).unwrap(),
+        ]);
+    }
+    assert!(results[0] == results[1], "1 thread and 4 threads differ");
+    // The corpus has copies, so the comparison covers every kind of decision.
+    let explain = String::from_utf8(results[0][1].clone()).unwrap();
+    for reason in ["near-dup-doc", "near-dup-passage"] {
+        assert!(
+            explain.contains(&format!("\"reason\":\"{reason}\"")),
+            "no {reason}"
+        );
+    }
+}
+
+#[test]
+fn no_doc_dedup_and_no_passages_keep_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    mixed_corpus(&input);
+    let out = dir.path().join("out.jsonl");
+    gleaner()
+        .args(["clean", "--quiet", "--no-doc-dedup", "--no-passages"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&input).unwrap());
+}
+
+#[test]
+fn lsh_prints_the_candidate_curve() {
+    let out = gleaner()
+        .args(["lsh", "--bands", "20", "--rows", "5"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let at = |j: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(j)).unwrap();
+        line.split('\t').nth(1).unwrap().parse().unwrap()
+    };
+    // 1 - (1 - 0.8^5)^20
+    assert!((at("0.80") - 0.99964).abs() < 1e-4);
+    assert!(at("0.30") < 0.05);
+    gleaner().args(["lsh", "--bands", "0"]).assert().failure();
+}
+
+#[test]
+fn clean_help_shows_dedup_defaults() {
+    let out = gleaner().args(["clean", "--help"]).assert().success();
+    let help = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for flag in [
+        "--shingle-size",
+        "--passage-threshold",
+        "--bands",
+        "--explain-reuse",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from help");
+    }
+    assert!(help.contains("[default: "));
+}
