@@ -3,148 +3,195 @@
 //! are common phrases and left out of the score. The source named is the earlier passage that
 //! shares the most shingles with it.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use rayon::prelude::*;
 
 use super::{BlockFacts, DedupConfig, DocFacts};
 use crate::corpus::DocId;
 use crate::decision::{DocDecision, Reason, Removal, Source};
 
-/// Hash-range partitions of the shingle space (a power of two).
+/// Hash-range partitions of the shingle space (a power of two), sorted in parallel.
 const PARTITIONS: usize = 64;
 const PARTITION_SHIFT: u32 = 64 - PARTITIONS.trailing_zeros();
+/// Partitions are gathered in this many waves, so that only a share of all occurrences is held
+/// at once.
+const WAVES: usize = 8;
 /// Documents per unit of parallel work when gathering shingles.
 const CHUNK_DOCS: usize = 256;
+/// No shingle group: the shingle occurs in one document only.
+const UNIQUE: u32 = u32::MAX;
 
-/// Shingles are xxh3 hashes already: a map keyed by them needs no further hashing.
-#[derive(Default)]
-pub struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | b as u64;
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type IdentityMap<V> = HashMap<u64, V, BuildHasherDefault<IdentityHasher>>;
-
-/// What the corpus knows about a shingle found in at least two documents.
+/// A shingle found in at least two documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShingleInfo {
+pub struct Group {
     /// Ordinal of the first document that has it.
     pub first: u32,
     /// Number of documents that have it.
     pub df: u32,
-    /// Its (document, block) occurrences in `Partition::postings`; none when common (df > C).
+    /// Its distinct (document, block) occurrences in `ShingleStats::postings`; none when common.
     post_start: u32,
     post_len: u32,
 }
 
-struct Partition {
-    info: IdentityMap<ShingleInfo>,
-    postings: Vec<(u32, u32)>,
-}
-
-/// Document frequency, first document and occurrences of every shingle that occurs in more than
-/// one document, in hash-range partitions. A shingle not found here occurs in one document only.
+/// For every shingle occurrence shared with another document: its group (first document,
+/// document frequency, occurrences). Built by sorting (shingle, document, position) triples in
+/// hash-range partitions, then routing each group back to its occurrences, sorted by document:
+/// no hash map, and nothing depends on the number of threads.
 pub struct ShingleStats {
-    parts: Vec<Partition>,
+    groups: Vec<Group>,
+    postings: Vec<(u32, u32)>,
+    /// (position in the document's shingles, group) of shared occurrences, by document, then
+    /// position; `doc_start[d]..doc_start[d + 1]` are document `d`'s.
+    shared: Vec<(u32, u32)>,
+    doc_start: Vec<usize>,
     max_docs: u32,
 }
 
+/// Sorted occurrences of one partition turned into groups, postings and routes.
+struct PartitionOut {
+    groups: Vec<Group>,
+    postings: Vec<(u32, u32)>,
+    /// (document, position, group index within the partition).
+    routes: Vec<(u32, u32, u32)>,
+}
+
 impl ShingleStats {
-    /// Gathers (shingle, document, block) triples into partitions, then sorts and counts each
-    /// partition in parallel. Everything is sorted, so the result does not depend on threads.
     pub fn build(facts: &[DocFacts], max_docs: usize) -> Self {
-        let chunks: Vec<Vec<Vec<(u64, u32, u32)>>> = facts
-            .par_chunks(CHUNK_DOCS)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let mut parts: Vec<Vec<(u64, u32, u32)>> = vec![Vec::new(); PARTITIONS];
-                for (i, f) in chunk.iter().enumerate() {
-                    let d = (c * CHUNK_DOCS + i) as u32;
-                    for (bi, b) in f.blocks.iter().enumerate() {
-                        for &h in f.block_shingles(b) {
-                            parts[(h >> PARTITION_SHIFT) as usize].push((h, d, bi as u32));
+        let max_docs = max_docs.min(u32::MAX as usize) as u32;
+        let per_wave = PARTITIONS / WAVES;
+        let mut groups = Vec::new();
+        let mut postings = Vec::new();
+        let mut routes: Vec<(u32, u32, u32)> = Vec::new();
+        for wave in 0..WAVES {
+            let first_part = wave * per_wave;
+            let chunks: Vec<Vec<Vec<(u64, u32, u32)>>> = facts
+                .par_chunks(CHUNK_DOCS)
+                .enumerate()
+                .map(|(c, chunk)| {
+                    let mut parts: Vec<Vec<(u64, u32, u32)>> = vec![Vec::new(); per_wave];
+                    for (i, f) in chunk.iter().enumerate() {
+                        let d = (c * CHUNK_DOCS + i) as u32;
+                        for (pos, &h) in f.shingles.iter().enumerate() {
+                            let p = (h >> PARTITION_SHIFT) as usize;
+                            if p >= first_part && p < first_part + per_wave {
+                                parts[p - first_part].push((h, d, pos as u32));
+                            }
                         }
                     }
+                    parts
+                })
+                .collect();
+            let mut by_part: Vec<Vec<Vec<(u64, u32, u32)>>> =
+                (0..per_wave).map(|_| Vec::new()).collect();
+            for chunk in chunks {
+                for (p, v) in chunk.into_iter().enumerate() {
+                    by_part[p].push(v);
                 }
-                parts
-            })
-            .collect();
-        let mut by_part: Vec<Vec<Vec<(u64, u32, u32)>>> =
-            (0..PARTITIONS).map(|_| Vec::new()).collect();
-        for chunk in chunks {
-            for (p, v) in chunk.into_iter().enumerate() {
-                by_part[p].push(v);
+            }
+            let outs: Vec<PartitionOut> = by_part
+                .into_par_iter()
+                .map(|pieces| {
+                    let mut all = pieces.concat();
+                    all.sort_unstable();
+                    PartitionOut::from_sorted(&all, facts, max_docs)
+                })
+                .collect();
+            // Partitions are appended in hash order, so group numbers are the same every run.
+            for out in outs {
+                let (g0, p0) = (groups.len() as u32, postings.len() as u32);
+                groups.extend(out.groups.into_iter().map(|mut g| {
+                    g.post_start += p0;
+                    g
+                }));
+                postings.extend(out.postings);
+                routes.extend(out.routes.into_iter().map(|(d, pos, g)| (d, pos, g + g0)));
             }
         }
-        let max_docs = max_docs.min(u32::MAX as usize) as u32;
-        let parts = by_part
-            .into_par_iter()
-            .map(|pieces| {
-                let mut all: Vec<(u64, u32, u32)> = pieces.concat();
-                all.sort_unstable();
-                all.dedup();
-                Partition::from_sorted(&all, max_docs)
-            })
-            .collect();
-        ShingleStats { parts, max_docs }
+        routes.par_sort_unstable();
+        let mut doc_start = Vec::with_capacity(facts.len() + 1);
+        let mut i = 0;
+        for d in 0..facts.len() as u32 {
+            doc_start.push(i);
+            while i < routes.len() && routes[i].0 == d {
+                i += 1;
+            }
+        }
+        doc_start.push(routes.len());
+        let shared = routes.into_iter().map(|(_, pos, g)| (pos, g)).collect();
+        ShingleStats {
+            groups,
+            postings,
+            shared,
+            doc_start,
+            max_docs,
+        }
     }
 
-    pub fn get(&self, h: u64) -> Option<&ShingleInfo> {
-        self.parts[(h >> PARTITION_SHIFT) as usize].info.get(&h)
+    /// Document `d`'s shared occurrences: (position, group), by position.
+    fn shared_of(&self, d: u32) -> &[(u32, u32)] {
+        &self.shared[self.doc_start[d as usize]..self.doc_start[d as usize + 1]]
     }
 
-    /// The (document, block) occurrences of a shingle that is not common.
-    pub fn postings(&self, h: u64, info: &ShingleInfo) -> &[(u32, u32)] {
-        let p = &self.parts[(h >> PARTITION_SHIFT) as usize];
-        &p.postings[info.post_start as usize..(info.post_start + info.post_len) as usize]
+    fn group(&self, g: u32) -> &Group {
+        &self.groups[g as usize]
     }
 
-    pub fn is_common(&self, info: &ShingleInfo) -> bool {
-        info.df > self.max_docs
+    /// The distinct (document, block) occurrences of a group that is not common.
+    fn postings(&self, g: &Group) -> &[(u32, u32)] {
+        &self.postings[g.post_start as usize..(g.post_start + g.post_len) as usize]
+    }
+
+    fn is_common(&self, g: &Group) -> bool {
+        g.df > self.max_docs
+    }
+
+    /// Whether group `g` counts as evidence that document `d` copied: not common, and found in
+    /// an earlier document.
+    fn earlier(&self, g: u32, d: u32) -> bool {
+        g != UNIQUE && {
+            let group = self.group(g);
+            !self.is_common(group) && group.first < d
+        }
     }
 }
 
-impl Partition {
-    fn from_sorted(all: &[(u64, u32, u32)], max_docs: u32) -> Self {
-        let mut info = IdentityMap::default();
-        let mut postings = Vec::new();
-        for group in all.chunk_by(|a, b| a.0 == b.0) {
-            let first = group[0].1;
+impl PartitionOut {
+    fn from_sorted(all: &[(u64, u32, u32)], facts: &[DocFacts], max_docs: u32) -> Self {
+        let mut out = PartitionOut {
+            groups: Vec::new(),
+            postings: Vec::new(),
+            routes: Vec::new(),
+        };
+        for occurrences in all.chunk_by(|a, b| a.0 == b.0) {
+            let first = occurrences[0].1;
+            let last = occurrences[occurrences.len() - 1].1;
+            if first == last {
+                continue; // one document only
+            }
             let mut df = 1u32;
-            for w in group.windows(2) {
+            for w in occurrences.windows(2) {
                 df += (w[0].1 != w[1].1) as u32;
             }
-            if df < 2 {
-                continue;
-            }
-            let post_start = postings.len() as u32;
+            let g = out.groups.len() as u32;
+            let post_start = out.postings.len() as u32;
             if df <= max_docs {
-                postings.extend(group.iter().map(|&(_, d, b)| (d, b)));
+                for &(_, d, pos) in occurrences {
+                    let blocks = &facts[d as usize].blocks;
+                    let b = blocks.partition_point(|b| b.last <= pos) as u32;
+                    if out.postings.last() != Some(&(d, b)) {
+                        out.postings.push((d, b));
+                    }
+                }
             }
-            info.insert(
-                group[0].0,
-                ShingleInfo {
-                    first,
-                    df,
-                    post_start,
-                    post_len: postings.len() as u32 - post_start,
-                },
-            );
+            out.groups.push(Group {
+                first,
+                df,
+                post_start,
+                post_len: out.postings.len() as u32 - post_start,
+            });
+            out.routes
+                .extend(occurrences.iter().map(|&(_, d, pos)| (d, pos, g)));
         }
-        Partition { info, postings }
+        out
     }
 }
 
@@ -176,7 +223,8 @@ fn source_of(facts: &[DocFacts], doc_ids: &[DocId], (d, b): (u32, u32), score: f
 /// Scratch buffers of one worker.
 #[derive(Default)]
 struct Scratch {
-    set: Vec<u64>,
+    /// (shingle, group) of one passage.
+    set: Vec<(u64, u32)>,
     votes: Vec<(u32, u32)>,
 }
 
@@ -188,14 +236,35 @@ struct Containment {
     earlier: usize,
 }
 
+/// The groups of a block's shingles, in order (`UNIQUE` for shingles of one document).
+fn block_groups<'a>(
+    stats: &'a ShingleStats,
+    f: &'a DocFacts,
+    d: u32,
+    b: &BlockFacts,
+) -> impl Iterator<Item = (u64, u32)> + 'a {
+    let shared = stats.shared_of(d);
+    let mut k = shared.partition_point(|s| s.0 < b.first);
+    (b.first..b.last).map(move |pos| {
+        let g = if k < shared.len() && shared[k].0 == pos {
+            k += 1;
+            shared[k - 1].1
+        } else {
+            UNIQUE
+        };
+        (f.shingles[pos as usize], g)
+    })
+}
+
 fn containment(
     stats: &ShingleStats,
+    f: &DocFacts,
     d: u32,
-    shingles: &[u64],
+    b: &BlockFacts,
     scratch: &mut Scratch,
 ) -> Containment {
     scratch.set.clear();
-    scratch.set.extend_from_slice(shingles);
+    scratch.set.extend(block_groups(stats, f, d, b));
     scratch.set.sort_unstable();
     scratch.set.dedup();
     scratch.votes.clear();
@@ -203,19 +272,21 @@ fn containment(
         counted: 0,
         earlier: 0,
     };
-    for &h in &scratch.set {
-        match stats.get(h) {
-            None => c.counted += 1,
-            Some(info) if stats.is_common(info) => {}
-            Some(info) => {
-                c.counted += 1;
-                if info.first < d {
-                    c.earlier += 1;
-                    // Postings are distinct (document, block) pairs: one vote each.
-                    let earlier = stats.postings(h, info).iter().filter(|p| p.0 < d);
-                    scratch.votes.extend(earlier);
-                }
-            }
+    for &(_, g) in &scratch.set {
+        if g == UNIQUE {
+            c.counted += 1;
+            continue;
+        }
+        let group = stats.group(g);
+        if stats.is_common(group) {
+            continue;
+        }
+        c.counted += 1;
+        if group.first < d {
+            c.earlier += 1;
+            // Postings are distinct (document, block) pairs: one vote each.
+            let earlier = stats.postings(group).iter().filter(|p| p.0 < d);
+            scratch.votes.extend(earlier);
         }
     }
     c
@@ -256,8 +327,7 @@ fn decide_doc(
         if (b.tokens as usize) < config.min_passage_tokens {
             continue;
         }
-        let shingles = f.block_shingles(b);
-        let c = containment(stats, d, shingles, scratch);
+        let c = containment(stats, f, d, b, scratch);
         if c.counted == 0 || c.earlier == 0 {
             continue;
         }
@@ -339,31 +409,28 @@ fn reuse_spans(
     scratch: &mut Scratch,
 ) {
     let f = &facts[d as usize];
-    let shingles = f.block_shingles(b);
     let w = config.shingle_size.min(b.tokens as usize);
-    let earlier = |h: u64| {
-        stats
-            .get(h)
-            .is_some_and(|i| !stats.is_common(i) && i.first < d)
-    };
+    let marks: Vec<(u32, bool)> = block_groups(stats, f, d, b)
+        .map(|(_, g)| (g, stats.earlier(g, d)))
+        .collect();
     let mut i = 0;
-    while i < shingles.len() {
-        if !earlier(shingles[i]) {
+    while i < marks.len() {
+        if !marks[i].1 {
             i += 1;
             continue;
         }
         let mut j = i;
-        while j + 1 < shingles.len() && earlier(shingles[j + 1]) {
+        while j + 1 < marks.len() && marks[j + 1].1 {
             j += 1;
         }
-        let run = &shingles[i..=j];
+        let run = &marks[i..=j];
         if run.len() + w > config.reuse_min_tokens {
             scratch.votes.clear();
-            for &h in run {
-                let info = stats.get(h).expect("an earlier shingle has stats");
+            for &(g, _) in run {
+                let group = stats.group(g);
                 scratch
                     .votes
-                    .extend(stats.postings(h, info).iter().filter(|p| p.0 < d));
+                    .extend(stats.postings(group).iter().filter(|p| p.0 < d));
             }
             let (src, n) = best_source(&mut scratch.votes).expect("an earlier shingle votes");
             let base = b.first as usize;
