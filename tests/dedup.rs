@@ -65,6 +65,51 @@ fn seed_paragraph_is_removed_as_a_near_duplicate_of_the_earlier_seed() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 5);
 }
 
+#[test]
+fn explain_reuse_reports_shared_spans_without_removing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for reuse in [false, true] {
+        let explain = dir.path().join(format!("explain{reuse}.jsonl"));
+        let out = dir.path().join(format!("out{reuse}.jsonl"));
+        let mut cmd = gleaner();
+        cmd.args(["clean", "fixtures/seeds.jsonl", "--quiet", "-o"])
+            .arg(&out)
+            .arg("--explain")
+            .arg(&explain);
+        if reuse {
+            cmd.arg("--explain-reuse");
+        }
+        cmd.assert().success();
+        outputs.push((std::fs::read(&out).unwrap(), explain_records(&explain)));
+    }
+    assert_eq!(outputs[0].0, outputs[1].0, "reuse spans are not removed");
+    let reuse: Vec<&Value> = outputs[1]
+        .1
+        .iter()
+        .filter(|r| r["reason"] == "reuse")
+        .collect();
+    assert!(!outputs[0].1.iter().any(|r| r["reason"] == "reuse"));
+    let hit = reuse
+        .iter()
+        .find(|r| r["id"] == "002_2a08958b6e817694")
+        .expect("seed 002 reuses seed 000");
+    assert_eq!(hit["source_id"], "000_bdda7d98754e0a9e");
+    let text = hit["text"].as_str().unwrap();
+    assert!(
+        text.contains("State Border Service Colonel General Elchin Guliyev"),
+        "{text}"
+    );
+    // The source span holds the same words.
+    let source = std::fs::read_to_string("fixtures/seeds/000_bdda7d98754e0a9e.txt").unwrap();
+    let chars: Vec<char> = source.chars().collect();
+    let span: String = chars[hit["source_start"].as_u64().unwrap() as usize
+        ..hit["source_end"].as_u64().unwrap() as usize]
+        .iter()
+        .collect();
+    assert_eq!(span, text);
+}
+
 /// A corpus with document copies, reprints with a new first line and shared passages, built
 /// from the seeds' lines in a fixed shuffled order.
 fn mixed_corpus(path: &Path) {

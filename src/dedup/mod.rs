@@ -140,6 +140,15 @@ pub struct BlockFacts {
     pub tokens: u32,
 }
 
+/// Where a shingle's tokens are in its document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShingleSpan {
+    pub start: u32,
+    pub end: u32,
+    pub cp_start: u32,
+    pub cp_end: u32,
+}
+
 /// What the scan step keeps about one document for near-duplicate detection: hashes and spans,
 /// not text.
 #[derive(Debug, Clone, Default)]
@@ -148,9 +157,9 @@ pub struct DocFacts {
     pub blocks: Vec<BlockFacts>,
     /// Shingle hashes of all blocks, in order (a shingle never spans two blocks).
     pub shingles: Vec<u64>,
-    /// Byte span of each shingle (first token's start, last token's end); only with
-    /// `explain-reuse`.
-    pub shingle_spans: Vec<(u32, u32)>,
+    /// Span of each shingle (first token's start, last token's end) in bytes and in code
+    /// points; only with `explain-reuse`.
+    pub shingle_spans: Vec<ShingleSpan>,
     /// MinHash signature of the document's shingle set; empty without document dedup.
     pub signature: Vec<u32>,
 }
@@ -191,6 +200,8 @@ impl Scanner {
         let mut shingler = Shingler::new(self.config.shingle_size, self.config.shingle_seed);
         let mut tokens: Vec<Token> = Vec::new();
         let mut cp = CodePoints::new(text);
+        // Shingle starts and ends each ascend: one cursor each keeps both conversions linear.
+        let (mut cp_starts, mut cp_ends) = (CodePoints::new(text), CodePoints::new(text));
         let spans = self.config.explain_reuse;
         for block in blocks {
             tokens.clear();
@@ -206,9 +217,13 @@ impl Scanner {
             shingler.for_each(&tokens, |a, b, h| {
                 facts.shingles.push(h);
                 if spans {
-                    facts
-                        .shingle_spans
-                        .push((tokens[a].start as u32, tokens[b].end as u32));
+                    let (start, end) = (tokens[a].start, tokens[b].end);
+                    facts.shingle_spans.push(ShingleSpan {
+                        start: start as u32,
+                        end: end as u32,
+                        cp_start: cp_starts.at(start) as u32,
+                        cp_end: cp_ends.at(end) as u32,
+                    });
                 }
             });
             let cp_start = cp.at(start);

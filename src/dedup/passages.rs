@@ -432,17 +432,42 @@ fn reuse_spans(
                     .votes
                     .extend(stats.postings(group).iter().filter(|p| p.0 < d));
             }
-            let (src, n) = best_source(&mut scratch.votes).expect("an earlier shingle votes");
+            let ((sd, sb), n) = best_source(&mut scratch.votes).expect("an earlier shingle votes");
             let base = b.first as usize;
             let (start, end) = (
-                f.shingle_spans[base + i].0 as usize,
-                f.shingle_spans[base + j].1 as usize,
+                f.shingle_spans[base + i].start as usize,
+                f.shingle_spans[base + j].end as usize,
             );
-            let score = n as f64 / run.len() as f64;
+            // The source span: from the first to the last of the source block's shingles that
+            // the run shares.
+            let mut run_groups: Vec<u32> = run.iter().map(|r| r.0).collect();
+            run_groups.sort_unstable();
+            let source_facts = &facts[sd as usize];
+            let source_block = &source_facts.blocks[sb as usize];
+            let shared = block_groups(stats, source_facts, sd, source_block)
+                .enumerate()
+                .filter(|(_, (_, g))| run_groups.binary_search(g).is_ok())
+                .map(|(k, _)| source_facts.shingle_spans[source_block.first as usize + k]);
+            let (mut first, mut last) = (None::<super::ShingleSpan>, None::<super::ShingleSpan>);
+            for s in shared {
+                first.get_or_insert(s);
+                last = Some(s);
+            }
+            let (first, last) = (
+                first.expect("the source shares"),
+                last.expect("the source shares"),
+            );
             decision.annotations.push(Removal {
                 start,
                 end,
-                reason: Reason::Reuse(source_of(facts, doc_ids, src, score)),
+                reason: Reason::Reuse(Source {
+                    doc: doc_ids[sd as usize],
+                    start: first.start as usize,
+                    end: last.end as usize,
+                    cp_start: first.cp_start as usize,
+                    cp_end: last.cp_end as usize,
+                    score: n as f64 / run.len() as f64,
+                }),
             });
         }
         i = j + 1;

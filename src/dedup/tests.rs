@@ -171,7 +171,49 @@ proptest! {
                 }
             }
         }
-        prop_assert_eq!(got, oracle);
+        prop_assert_eq!(&got, &oracle);
+
+        // Reuse spans: exactly the maximal runs of earlier, non-common shingles of at least
+        // `reuse-min-tokens` tokens in passages that stay.
+        let sets: Vec<BTreeSet<u64>> = facts.iter().map(|f| f.shingles.iter().copied().collect()).collect();
+        let df = |h: u64| sets.iter().filter(|s| s.contains(&h)).count();
+        let mut expected = BTreeSet::new();
+        for (d, f) in facts.iter().enumerate() {
+            for (bi, b) in f.blocks.iter().enumerate() {
+                if (b.tokens as usize) < config.min_passage_tokens || oracle.contains_key(&(d, bi)) {
+                    continue;
+                }
+                let marks: Vec<bool> = f.block_shingles(b).iter().map(|&h| {
+                    df(h) <= config.max_shingle_docs && sets[..d].iter().any(|s| s.contains(&h))
+                }).collect();
+                let w = config.shingle_size.min(b.tokens as usize);
+                let mut i = 0;
+                while i < marks.len() {
+                    if !marks[i] { i += 1; continue; }
+                    let mut j = i;
+                    while j + 1 < marks.len() && marks[j + 1] { j += 1; }
+                    if j - i + w >= config.reuse_min_tokens {
+                        let spans = &f.shingle_spans[b.first as usize..];
+                        expected.insert((d, spans[i].start as usize, spans[j].end as usize));
+                    }
+                    i = j + 1;
+                }
+            }
+        }
+        let mut annotated = BTreeSet::new();
+        for (d, dec) in decisions.iter().enumerate() {
+            for a in &dec.annotations {
+                let Reason::Reuse(src) = &a.reason else { panic!("annotations are reuse") };
+                let e = src.doc.record_index() as usize;
+                prop_assert!(e < d);
+                prop_assert!(src.score > 0.0 && src.score <= 1.0);
+                // The source span is made of whole shingles of the source.
+                prop_assert!(facts[e].shingle_spans.iter().any(|s| s.start as usize == src.start));
+                prop_assert!(facts[e].shingle_spans.iter().any(|s| s.end as usize == src.end));
+                annotated.insert((d, a.start, a.end));
+            }
+        }
+        prop_assert_eq!(annotated, expected);
     }
 
     #[test]
