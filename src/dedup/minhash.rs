@@ -1,6 +1,7 @@
-//! MinHash signatures: `k` hash functions of the multiply-shift family, `h ↦ (a·h + b) >> 32`
-//! with odd random 64-bit `a` and random `b` drawn from a fixed seed, over all lanes at once so
-//! that the compiler vectorizes the inner loop.
+//! MinHash signatures: `k` hash functions of the multiply-add-shift family (Dietzfelbinger),
+//! `x ↦ (a·x + b mod 2^64) >> 32` for a 32-bit key `x` (the shingle hash folded to 32 bits) and
+//! random 64-bit `a`, `b` drawn from a fixed seed. All lanes are computed at once so that the
+//! compiler vectorizes the inner loop; with a 32-bit key, `a·x` needs two 32-bit multiplies.
 
 /// The `k` hash functions of a run.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ impl MinHasher {
         let mut a = Vec::with_capacity(k);
         let mut b = Vec::with_capacity(k);
         for _ in 0..k {
-            a.push(splitmix64(&mut state) | 1);
+            a.push(splitmix64(&mut state));
             b.push(splitmix64(&mut state));
         }
         MinHasher { a, b }
@@ -41,14 +42,15 @@ impl MinHasher {
     /// The signature of a set of shingles (repeats do not matter); all `u32::MAX` when empty.
     pub fn signature(&self, shingles: &[u64]) -> Vec<u32> {
         let k = self.a.len();
-        let mut mins = vec![u64::MAX; k];
+        let mut mins = vec![u32::MAX; k];
         for &h in shingles {
+            let x = (h ^ (h >> 32)) & 0xFFFF_FFFF;
             for ((m, &a), &b) in mins.iter_mut().zip(&self.a).zip(&self.b) {
-                let v = a.wrapping_mul(h).wrapping_add(b);
+                let v = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
                 *m = (*m).min(v);
             }
         }
-        mins.into_iter().map(|m| (m >> 32) as u32).collect()
+        mins
     }
 }
 

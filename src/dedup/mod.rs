@@ -258,9 +258,9 @@ pub fn resolve(
     if !config.enabled() || facts.is_empty() {
         return;
     }
-    let stats = passages::ShingleStats::build(facts, config.max_shingle_docs);
     let mut removed_share = vec![None; facts.len()];
     if config.passages || config.explain_reuse {
+        let stats = passages::ShingleStats::build(facts, config.max_shingle_docs);
         passages::decide(
             config,
             &stats,

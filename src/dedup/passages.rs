@@ -1,7 +1,9 @@
 //! Passage containment: a passage (a block with enough tokens) is a near-duplicate when at least
 //! θ of its shingles already occur in earlier documents. Shingles found in more than C documents
-//! are common phrases and left out of the score. The source named is the earlier passage that
-//! shares the most shingles with it.
+//! are common phrases and left out of the score; a passage needs at least
+//! [`MIN_SHARED_SHINGLES`] shingles from earlier documents, and no more than half of its shingles
+//! common, to be judged at all. The source named is the earlier passage that shares the most
+//! shingles with it.
 
 use rayon::prelude::*;
 
@@ -19,6 +21,9 @@ const WAVES: usize = 8;
 const CHUNK_DOCS: usize = 256;
 /// No shingle group: the shingle occurs in one document only.
 const UNIQUE: u32 = u32::MAX;
+/// A passage is judged only on this many shingles found in earlier documents at least: two
+/// chance matches in a short passage are not evidence of copying.
+pub const MIN_SHARED_SHINGLES: usize = 3;
 
 /// A shingle found in at least two documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -230,6 +235,8 @@ struct Scratch {
 
 /// How a passage's shingles stand against earlier documents.
 struct Containment {
+    /// Distinct shingles.
+    distinct: usize,
     /// Shingles that count (not common), distinct.
     counted: usize,
     /// Of those, found in an earlier document.
@@ -269,6 +276,7 @@ fn containment(
     scratch.set.dedup();
     scratch.votes.clear();
     let mut c = Containment {
+        distinct: scratch.set.len(),
         counted: 0,
         earlier: 0,
     };
@@ -332,7 +340,9 @@ fn decide_doc(
             continue;
         }
         let score = c.earlier as f64 / c.counted as f64;
-        if config.passages && score >= config.passage_threshold {
+        // Common phrases do not count, but a passage made mostly of them is not judged.
+        let judged = c.earlier >= MIN_SHARED_SHINGLES && 2 * c.counted >= c.distinct;
+        if config.passages && judged && score >= config.passage_threshold {
             let (src, _) = best_source(&mut scratch.votes).expect("an earlier shingle votes");
             removed[bi] = true;
             removed_tokens.push((src.0, b.tokens as u64));

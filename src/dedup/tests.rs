@@ -115,7 +115,8 @@ fn passage_oracle(
                 .copied()
                 .filter(|h| sets[..d].iter().any(|s| s.contains(h)))
                 .collect();
-            if counted.is_empty() || earlier.is_empty() {
+            let distinct: BTreeSet<u64> = f.block_shingles(b).iter().copied().collect();
+            if earlier.len() < passages::MIN_SHARED_SHINGLES || 2 * counted.len() < distinct.len() {
                 continue;
             }
             let score = earlier.len() as f64 / counted.len() as f64;
