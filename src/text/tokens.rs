@@ -84,8 +84,28 @@ impl Tokenizer {
     pub fn tokens(&mut self, line: &str, offset: usize, out: &mut Vec<Token>) {
         if line.is_ascii() {
             self.ascii_tokens(line.as_bytes(), offset, out);
-        } else {
-            self.unicode_tokens(line, offset, out);
+            return;
+        }
+        // Words never span white space, so each white-space-separated piece is segmented on its
+        // own: the ASCII pieces of a line with a few curly quotes or accents stay on the fast path.
+        let mut start = None;
+        for (i, c) in line
+            .char_indices()
+            .chain(std::iter::once((line.len(), ' ')))
+        {
+            match (c.is_whitespace(), start) {
+                (false, None) => start = Some(i),
+                (true, Some(s)) => {
+                    let piece = &line[s..i];
+                    if piece.is_ascii() {
+                        self.ascii_tokens(piece.as_bytes(), offset + s, out);
+                    } else {
+                        self.unicode_tokens(piece, offset + s, out);
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
         }
     }
 
@@ -341,6 +361,19 @@ mod tests {
             let mut general = Vec::new();
             tok.unicode_tokens(&line, 0, &mut general);
             prop_assert_eq!(fast, general);
+        }
+
+        #[test]
+        fn pieces_between_white_space_segment_like_the_whole_line(
+            line in "[a-cA-C0-2_.,;:' \"!?()/-]{0,12}([ \t\u{A0}\u{3000}]?[“”’éÉß東京ไทย][a-c.' ]{0,6}){0,4}",
+            fold in any::<bool>(),
+        ) {
+            let mut tok = Tokenizer::new(fold);
+            let mut pieces = Vec::new();
+            tok.tokens(&line, 3, &mut pieces);
+            let mut whole = Vec::new();
+            tok.unicode_tokens(&line, 3, &mut whole);
+            prop_assert_eq!(pieces, whole);
         }
     }
 }
