@@ -16,7 +16,7 @@ const PARTITIONS: usize = 64;
 const PARTITION_SHIFT: u32 = 64 - PARTITIONS.trailing_zeros();
 /// Partitions are gathered in this many waves, so that only a share of all occurrences is held
 /// at once.
-const WAVES: usize = 8;
+const WAVES: usize = 4;
 /// Documents per unit of parallel work when gathering shingles.
 const CHUNK_DOCS: usize = 256;
 /// No shingle group: the shingle occurs in one document only.
@@ -72,7 +72,11 @@ impl ShingleStats {
                 .par_chunks(CHUNK_DOCS)
                 .enumerate()
                 .map(|(c, chunk)| {
-                    let mut parts: Vec<Vec<(u64, u32, u32)>> = vec![Vec::new(); per_wave];
+                    // Hashes are uniform: each partition gets about its share, plus slack.
+                    let total: usize = chunk.iter().map(|f| f.shingles.len()).sum();
+                    let share = total / PARTITIONS + total / (4 * PARTITIONS) + 16;
+                    let mut parts: Vec<Vec<(u64, u32, u32)>> =
+                        (0..per_wave).map(|_| Vec::with_capacity(share)).collect();
                     for (i, f) in chunk.iter().enumerate() {
                         let d = (c * CHUNK_DOCS + i) as u32;
                         for (pos, &h) in f.shingles.iter().enumerate() {
