@@ -122,7 +122,7 @@ pub struct CleanArgs {
     pub min_passage_tokens: usize,
 
     /// A passage goes when at least this share of its shingles occur in earlier documents (θ).
-    #[arg(long, value_name = "θ", default_value_t = DedupConfig::default().passage_threshold, help_heading = "Near duplicates")]
+    #[arg(long, value_name = "THETA", default_value_t = DedupConfig::default().passage_threshold, help_heading = "Near duplicates")]
     pub passage_threshold: f64,
 
     /// Shingles in more than this many documents are common phrases and do not count (C).
@@ -268,6 +268,35 @@ mod tests {
             "gleaner", "clean", "in.jsonl", "-o", "-", "--config", toml_arg,
         ]);
         assert_eq!(args.resolve(&m).unwrap().0.threads, 3);
+    }
+
+    #[test]
+    fn dedup_flags_map_over_the_dedup_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("gleaner.toml");
+        std::fs::write(&toml, "[dedup]\nshingle-size = 4\nbands = 10\n").unwrap();
+        let toml_arg = toml.to_str().unwrap();
+        let (args, m) = parse(&[
+            "gleaner",
+            "clean",
+            "in.jsonl",
+            "-o",
+            "-",
+            "--config",
+            toml_arg,
+            "--shingle-size",
+            "6",
+            "--no-passages",
+            "--explain-reuse",
+        ]);
+        let (config, _) = args.resolve(&m).unwrap();
+        assert_eq!(config.dedup.shingle_size, 6);
+        assert_eq!(config.dedup.bands, 10);
+        assert!(!config.dedup.passages);
+        assert!(config.dedup.doc_dedup);
+        assert!(config.dedup.explain_reuse);
+        let (args, m) = parse(&["gleaner", "clean", "in.jsonl", "-o", "-", "--rows", "0"]);
+        assert!(args.resolve(&m).is_err());
     }
 
     #[test]

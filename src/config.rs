@@ -106,4 +106,17 @@ mod tests {
         assert_eq!(line, 2);
         assert!(msg.contains("unknown field"), "{msg}");
     }
+
+    #[test]
+    fn dedup_section_is_checked() {
+        let c = Config::from_toml_str("[dedup]\npassage-threshold = 0.7\n").unwrap();
+        assert_eq!(c.dedup.passage_threshold, 0.7);
+        assert_eq!(c.dedup.shingle_size, 5);
+        let (line, msg) = Config::from_toml_str("[dedup]\nshingle_size = 3\n").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(msg.contains("unknown field"), "{msg}");
+        let bad = Config::from_toml_str("[dedup]\npassage-threshold = 1.5\n").unwrap();
+        assert!(bad.validate().is_err());
+        assert!(Config::default().validate().is_ok());
+    }
 }
