@@ -20,22 +20,19 @@ pub fn candidates(facts: &[DocFacts], bands: usize, rows: usize) -> Vec<(u32, u3
     let mut pairs: Vec<(u32, u32)> = (0..bands)
         .into_par_iter()
         .flat_map_iter(|band| {
+            // A band's key: the hash of its rows (equal rows, equal keys; a rare collision only
+            // adds a candidate, which verification rejects).
+            let mut bytes = Vec::with_capacity(4 * rows);
             let mut keys: Vec<(u64, u32)> = facts
                 .iter()
                 .enumerate()
                 .filter(|(_, f)| !f.signature.is_empty())
                 .map(|(d, f)| {
-                    let mut bytes = [0u8; 4 * 64];
-                    let values = &f.signature[band * rows..(band + 1) * rows];
-                    let mut key = 0u64;
-                    for (chunk_i, chunk) in values.chunks(64).enumerate() {
-                        for (slot, v) in bytes.chunks_exact_mut(4).zip(chunk) {
-                            slot.copy_from_slice(&v.to_le_bytes());
-                        }
-                        key ^=
-                            xxh3_64_with_seed(&bytes[..4 * chunk.len()], (band + chunk_i) as u64);
+                    bytes.clear();
+                    for v in &f.signature[band * rows..(band + 1) * rows] {
+                        bytes.extend_from_slice(&v.to_le_bytes());
                     }
-                    (key, d as u32)
+                    (xxh3_64_with_seed(&bytes, band as u64), d as u32)
                 })
                 .collect();
             keys.sort_unstable();
