@@ -186,7 +186,10 @@ impl PartitionOut {
                 for &(_, d, pos) in occurrences {
                     let blocks = &facts[d as usize].blocks;
                     let b = blocks.partition_point(|b| b.last <= pos) as u32;
-                    if out.postings.last() != Some(&(d, b)) {
+                    // Distinct within this group (the previous group may end the same way).
+                    if out.postings.len() == post_start as usize
+                        || out.postings.last() != Some(&(d, b))
+                    {
                         out.postings.push((d, b));
                     }
                 }
