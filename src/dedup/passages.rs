@@ -65,7 +65,7 @@ impl ShingleStats {
         let per_wave = PARTITIONS / WAVES;
         let mut groups = Vec::new();
         let mut postings = Vec::new();
-        let mut routes: Vec<(u32, u32, u32)> = Vec::new();
+        let mut route_parts: Vec<Vec<(u32, u32, u32)>> = Vec::with_capacity(PARTITIONS);
         for wave in 0..WAVES {
             let first_part = wave * per_wave;
             let chunks: Vec<Vec<Vec<(u64, u32, u32)>>> = facts
@@ -112,20 +112,40 @@ impl ShingleStats {
                     g
                 }));
                 postings.extend(out.postings);
-                routes.extend(out.routes.into_iter().map(|(d, pos, g)| (d, pos, g + g0)));
+                let mut routes = out.routes;
+                for r in &mut routes {
+                    r.2 += g0;
+                }
+                routes.shrink_to_fit();
+                route_parts.push(routes);
             }
         }
-        routes.par_sort_unstable();
-        let mut doc_start = Vec::with_capacity(facts.len() + 1);
-        let mut i = 0;
-        for d in 0..facts.len() as u32 {
-            doc_start.push(i);
-            while i < routes.len() && routes[i].0 == d {
-                i += 1;
+        // Counting sort by document, then each document's occurrences by position.
+        let mut doc_start = vec![0usize; facts.len() + 1];
+        for part in &route_parts {
+            for r in part {
+                doc_start[r.0 as usize + 1] += 1;
             }
         }
-        doc_start.push(routes.len());
-        let shared = routes.into_iter().map(|(_, pos, g)| (pos, g)).collect();
+        for d in 0..facts.len() {
+            doc_start[d + 1] += doc_start[d];
+        }
+        let mut shared = vec![(0u32, 0u32); doc_start[facts.len()]];
+        let mut cursor = doc_start.clone();
+        for part in route_parts {
+            for (d, pos, g) in part {
+                shared[cursor[d as usize]] = (pos, g);
+                cursor[d as usize] += 1;
+            }
+        }
+        let mut slices = Vec::with_capacity(facts.len());
+        let mut rest = shared.as_mut_slice();
+        for d in 0..facts.len() {
+            let (mine, tail) = rest.split_at_mut(doc_start[d + 1] - doc_start[d]);
+            slices.push(mine);
+            rest = tail;
+        }
+        slices.into_par_iter().for_each(|s| s.sort_unstable());
         ShingleStats {
             groups,
             postings,
