@@ -258,9 +258,15 @@ pub fn resolve(
     if !config.enabled() || facts.is_empty() {
         return;
     }
+    if config.doc_dedup {
+        docs::decide(config, doc_ids, facts, decisions);
+    }
     let mut removed_share = vec![None; facts.len()];
     if config.passages || config.explain_reuse {
-        let stats = passages::ShingleStats::build(facts, config.max_shingle_docs);
+        // Near-copies already dropped take no part: syndicated copies of a story do not make
+        // its phrases common, and sources are named among the documents that stay.
+        let dropped: Vec<bool> = decisions.iter().map(|d| d.drop.is_some()).collect();
+        let stats = passages::ShingleStats::build(facts, &dropped, config.max_shingle_docs);
         passages::decide(
             config,
             &stats,
@@ -269,9 +275,6 @@ pub fn resolve(
             decisions,
             &mut removed_share,
         );
-    }
-    if config.doc_dedup {
-        docs::decide(config, doc_ids, facts, decisions);
     }
     // A document whose content mostly went as duplicate passages goes as a whole.
     if config.passages {

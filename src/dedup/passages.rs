@@ -60,7 +60,8 @@ struct PartitionOut {
 }
 
 impl ShingleStats {
-    pub fn build(facts: &[DocFacts], max_docs: usize) -> Self {
+    /// Documents marked in `skip` are left out, as if they were empty.
+    pub fn build(facts: &[DocFacts], skip: &[bool], max_docs: usize) -> Self {
         let max_docs = max_docs.min(u32::MAX as usize) as u32;
         let per_wave = PARTITIONS / WAVES;
         let mut groups = Vec::new();
@@ -79,6 +80,9 @@ impl ShingleStats {
                         (0..per_wave).map(|_| Vec::with_capacity(share)).collect();
                     for (i, f) in chunk.iter().enumerate() {
                         let d = (c * CHUNK_DOCS + i) as u32;
+                        if skip[d as usize] {
+                            continue;
+                        }
                         for (pos, &h) in f.shingles.iter().enumerate() {
                             let p = (h >> PARTITION_SHIFT) as usize;
                             if p >= first_part && p < first_part + per_wave {
@@ -342,7 +346,10 @@ pub fn decide(
         .zip(removed_share.par_iter_mut())
         .enumerate()
         .for_each_init(Scratch::default, |scratch, (d, (decision, share))| {
-            *share = decide_doc(config, stats, doc_ids, facts, d as u32, decision, scratch);
+            // A document already dropped as a whole keeps no passage decisions.
+            if decision.drop.is_none() {
+                *share = decide_doc(config, stats, doc_ids, facts, d as u32, decision, scratch);
+            }
         });
 }
 
