@@ -258,13 +258,18 @@ pub fn resolve(
     if !config.enabled() || facts.is_empty() {
         return;
     }
+    // Ordinals, shingle positions and block numbers are kept in 32 bits.
+    assert!(
+        facts.len() < u32::MAX as usize,
+        "near-duplicate detection handles fewer than 2^32 documents per run"
+    );
     if config.doc_dedup {
         docs::decide(config, doc_ids, facts, decisions);
     }
     let mut removed_share = vec![None; facts.len()];
     if config.passages || config.explain_reuse {
-        // Near-copies already dropped take no part: syndicated copies of a story do not make
-        // its phrases common, and sources are named among the documents that stay.
+        // Near-copies already dropped are earlier text like any other, but do not count towards
+        // document frequency: syndicated copies of a story do not make its phrases common.
         let dropped: Vec<bool> = decisions.iter().map(|d| d.drop.is_some()).collect();
         let stats = passages::ShingleStats::build(facts, &dropped, config.max_shingle_docs);
         passages::decide(

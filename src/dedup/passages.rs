@@ -30,7 +30,7 @@ pub const MIN_SHARED_SHINGLES: usize = 3;
 pub struct Group {
     /// Ordinal of the first document that has it.
     pub first: u32,
-    /// Number of documents that have it.
+    /// Number of documents that have it (near-copies already dropped not counted).
     pub df: u32,
     /// Its distinct (document, block) occurrences in `ShingleStats::postings`; none when common.
     post_start: u32,
@@ -60,8 +60,9 @@ struct PartitionOut {
 }
 
 impl ShingleStats {
-    /// Documents marked in `skip` are left out, as if they were empty.
-    pub fn build(facts: &[DocFacts], skip: &[bool], max_docs: usize) -> Self {
+    /// Documents marked in `uncounted` (near-copies already dropped) are earlier text like any
+    /// other, but do not count towards a shingle's document frequency.
+    pub fn build(facts: &[DocFacts], uncounted: &[bool], max_docs: usize) -> Self {
         let max_docs = max_docs.min(u32::MAX as usize) as u32;
         let per_wave = PARTITIONS / WAVES;
         let mut groups = Vec::new();
@@ -80,9 +81,6 @@ impl ShingleStats {
                         (0..per_wave).map(|_| Vec::with_capacity(share)).collect();
                     for (i, f) in chunk.iter().enumerate() {
                         let d = (c * CHUNK_DOCS + i) as u32;
-                        if skip[d as usize] {
-                            continue;
-                        }
                         for (pos, &h) in f.shingles.iter().enumerate() {
                             let p = (h >> PARTITION_SHIFT) as usize;
                             if p >= first_part && p < first_part + per_wave {
@@ -105,7 +103,7 @@ impl ShingleStats {
                 .map(|pieces| {
                     let mut all = pieces.concat();
                     all.sort_unstable();
-                    PartitionOut::from_sorted(&all, facts, max_docs)
+                    PartitionOut::from_sorted(&all, facts, uncounted, max_docs)
                 })
                 .collect();
             // Partitions are appended in hash order, so group numbers are the same every run.
@@ -188,7 +186,12 @@ impl ShingleStats {
 }
 
 impl PartitionOut {
-    fn from_sorted(all: &[(u64, u32, u32)], facts: &[DocFacts], max_docs: u32) -> Self {
+    fn from_sorted(
+        all: &[(u64, u32, u32)],
+        facts: &[DocFacts],
+        uncounted: &[bool],
+        max_docs: u32,
+    ) -> Self {
         let mut out = PartitionOut {
             groups: Vec::new(),
             postings: Vec::new(),
@@ -200,9 +203,9 @@ impl PartitionOut {
             if first == last {
                 continue; // one document only
             }
-            let mut df = 1u32;
+            let mut df = (!uncounted[first as usize]) as u32;
             for w in occurrences.windows(2) {
-                df += (w[0].1 != w[1].1) as u32;
+                df += (w[0].1 != w[1].1 && !uncounted[w[1].1 as usize]) as u32;
             }
             let g = out.groups.len() as u32;
             let post_start = out.postings.len() as u32;

@@ -107,7 +107,8 @@ fn run(config: &DedupConfig, texts: &[String]) -> (Vec<DocFacts>, Vec<DocDecisio
 }
 
 /// Brute-force passage containment: for every passage, the score and the best earlier block.
-/// Documents dropped as near-copies (`dropped`) take no part.
+/// Documents dropped as near-copies (`dropped`) are not judged and do not count towards
+/// document frequency.
 fn passage_oracle(
     config: &DedupConfig,
     facts: &[DocFacts],
@@ -115,16 +116,14 @@ fn passage_oracle(
 ) -> BTreeMap<(usize, usize), (f64, (usize, usize))> {
     let sets: Vec<BTreeSet<u64>> = facts
         .iter()
-        .zip(dropped)
-        .map(|(f, &gone)| {
-            if gone {
-                BTreeSet::new()
-            } else {
-                f.shingles.iter().copied().collect()
-            }
-        })
+        .map(|f| f.shingles.iter().copied().collect())
         .collect();
-    let df = |h: u64| sets.iter().filter(|s| s.contains(&h)).count();
+    let df = |h: u64| {
+        sets.iter()
+            .zip(dropped)
+            .filter(|(s, &gone)| !gone && s.contains(&h))
+            .count()
+    };
     let mut out = BTreeMap::new();
     for (d, f) in facts.iter().enumerate() {
         if dropped[d] {
@@ -155,9 +154,6 @@ fn passage_oracle(
             }
             let mut best = (0, (0, 0));
             for (e, fe) in facts[..d].iter().enumerate() {
-                if dropped[e] {
-                    continue;
-                }
                 for (be, blk) in fe.blocks.iter().enumerate() {
                     let s: BTreeSet<u64> = fe.block_shingles(blk).iter().copied().collect();
                     let n = earlier.intersection(&s).count();
@@ -214,12 +210,8 @@ proptest! {
 
         // Reuse spans: exactly the maximal runs of earlier, non-common shingles of at least
         // `reuse-min-tokens` tokens in passages that stay.
-        let sets: Vec<BTreeSet<u64>> = facts
-            .iter()
-            .zip(&dropped)
-            .map(|(f, &gone)| if gone { BTreeSet::new() } else { f.shingles.iter().copied().collect() })
-            .collect();
-        let df = |h: u64| sets.iter().filter(|s| s.contains(&h)).count();
+        let sets: Vec<BTreeSet<u64>> = facts.iter().map(|f| f.shingles.iter().copied().collect()).collect();
+        let df = |h: u64| sets.iter().zip(&dropped).filter(|(s, &gone)| !gone && s.contains(&h)).count();
         let mut expected = BTreeSet::new();
         for (d, f) in facts.iter().enumerate() {
             if dropped[d] {
