@@ -11,9 +11,10 @@ the passage in the named source span.
 usage: score_passages.py CORPUS.jsonl EXPLAIN.jsonl   (truth: CORPUS.jsonl.truth.jsonl)
 """
 import json
+import os
 import sys
 
-sys.path.insert(0, "/work/shared/bench")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "compare"))
 from shingles import paragraphs, shingle_set  # noqa: E402
 
 
