@@ -71,7 +71,7 @@ pub struct CleanArgs {
     pub quiet: bool,
 
     /// Bytes read per batch handed to the workers.
-    #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes, hide = true)]
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes)]
     pub batch_bytes: usize,
 }
 
