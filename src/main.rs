@@ -6,6 +6,12 @@ use gleaner::cli::{Cli, Command};
 use gleaner::Error;
 
 fn main() {
+    // SIGINT/SIGTERM end the process without destructors: remove temporary outputs first.
+    let _ = ctrlc::set_handler(|| {
+        gleaner::corpus::atomic::remove_pending();
+        eprintln!("gleaner: interrupted; no output written");
+        std::process::exit(130);
+    });
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => e.exit(), // usage errors exit with 2, --help and --version with 0

@@ -457,3 +457,81 @@ fn a_closed_stdout_ends_quietly() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn an_interrupted_run_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    // A FIFO as input: the second read (the apply step) blocks until a writer opens it again, so
+    // the run is caught with its outputs half written.
+    let fifo = input.join("feed.jsonl");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("gleaner"))
+        .args(["clean", input.to_str().unwrap(), "-q", "-o"])
+        .arg(out.join("clean.jsonl"))
+        .arg("--explain")
+        .arg(out.join("explain.jsonl"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(&fifo, "{\"text\":\"one\"}\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while listing(&out).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "outputs never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(listing(&out).is_empty(), "left {:?}", listing(&out));
+}
+
+#[test]
+fn byte_order_marks_crlf_empty_files_and_empty_texts_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    std::fs::write(
+        input.join("a.jsonl"),
+        "\u{feff}{\"id\":\"bom\",\"text\":\"x\"}\r\n{\"id\":\"empty\",\"text\":\"\"}\r\n",
+    )
+    .unwrap();
+    std::fs::write(input.join("b.jsonl"), "").unwrap();
+    std::fs::write(input.join("c.txt"), "\u{feff}line one\r\nline two\r\n").unwrap();
+    let out = clean_stdout(&[input.to_str().unwrap(), "-o", "-"]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["id"], "bom");
+    assert_eq!(lines[1]["text"], "");
+    assert_eq!(lines[2]["id"], "c");
+    assert_eq!(lines[2]["text"], "line one\r\nline two\r\n");
+    // A raw NUL byte inside a JSON string is malformed JSON, named with its line.
+    std::fs::write(
+        input.join("d.jsonl"),
+        b"{\"text\":\"ok\"}\n{\"text\":\"a\x00b\"}\n",
+    )
+    .unwrap();
+    gleaner()
+        .args(["clean", input.to_str().unwrap(), "-o", "-", "-q"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("d.jsonl:2: malformed JSON"));
+}

@@ -64,15 +64,18 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
 }
 
 /// Copies JSONL from stdin into a temporary file that the stdin input then reads.
-fn spool_stdin(inputs: &mut [InputFile]) -> Result<Option<tempfile::TempPath>> {
+fn spool_stdin(
+    inputs: &mut [InputFile],
+) -> Result<Option<(tempfile::TempPath, crate::corpus::atomic::PendingGuard)>> {
     let Some(input) = inputs.iter_mut().find(|i| i.kind == InputKind::Stdin) else {
         return Ok(None);
     };
     let mut temp = tempfile::NamedTempFile::new().map_err(|e| Error::io("<temporary file>", e))?;
+    let guard = crate::corpus::atomic::PendingGuard::new(temp.path());
     std::io::copy(&mut std::io::stdin().lock(), &mut temp).map_err(|e| Error::io("<stdin>", e))?;
     let path = temp.into_temp_path();
     input.path = path.to_path_buf();
-    Ok(Some(path))
+    Ok(Some((path, guard)))
 }
 
 struct Run<'a> {
