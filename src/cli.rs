@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
-use crate::config::{Config, Paths};
+use crate::config::{Config, OnError, Paths};
 use crate::error::Result;
 
 #[derive(Debug, Parser)]
@@ -70,6 +70,11 @@ pub struct CleanArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
+    /// What to do with a record that cannot be read: stop with its FILE:LINE, or skip it (counted
+    /// in the report, written to --rejected).
+    #[arg(long, value_name = "WHAT", default_value_t = Config::default().on_error)]
+    pub on_error: OnError,
+
     /// Bytes read per batch handed to the workers.
     #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes)]
     pub batch_bytes: usize,
@@ -99,6 +104,7 @@ impl CleanArgs {
         flag!("threads", threads);
         flag!("quiet", quiet);
         flag!("batch_bytes", batch_bytes);
+        flag!("on_error", on_error);
         config.validate()?;
         let paths = Paths {
             inputs: self.inputs.clone(),

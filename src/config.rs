@@ -6,6 +6,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// What to do with a record that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Stop with exit status 1 and `FILE:LINE: what is wrong`.
+    Stop,
+    /// Skip the record, count it in the report and write it to `--rejected`.
+    Skip,
+}
+
+impl std::fmt::Display for OnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OnError::Stop => "stop",
+            OnError::Skip => "skip",
+        })
+    }
+}
+
 /// Every setting of `gleaner clean`. Field names are the TOML keys and the flag names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -20,6 +39,8 @@ pub struct Config {
     pub quiet: bool,
     /// Bytes read per batch handed to the workers.
     pub batch_bytes: usize,
+    /// What to do with a record that cannot be read.
+    pub on_error: OnError,
 }
 
 impl Default for Config {
@@ -30,6 +51,7 @@ impl Default for Config {
             threads: 0,
             quiet: false,
             batch_bytes: 8 << 20,
+            on_error: OnError::Stop,
         }
     }
 }

@@ -535,3 +535,63 @@ fn byte_order_marks_crlf_empty_files_and_empty_texts_are_read() {
         .code(1)
         .stderr(predicate::str::contains("d.jsonl:2: malformed JSON"));
 }
+
+#[test]
+fn on_error_skip_keeps_going_and_accounts_for_every_bad_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("mixed.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\":\"a\",\"text\":\"good one\"}\n{\"id\":\"b\",\"text\":\n[1]\n{\"id\":\"c\",\"text\":\"good two\"}\n{\"id\":\"d\"}\n",
+    )
+    .unwrap();
+    let rejected = dir.path().join("rejected.jsonl");
+    let report = dir.path().join("report.json");
+    let out = clean_stdout(&[
+        input.to_str().unwrap(),
+        "-o",
+        "-",
+        "--on-error",
+        "skip",
+        "--rejected",
+        rejected.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let ids: Vec<String> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["a", "c"]);
+    let rejected = std::fs::read_to_string(&rejected).unwrap();
+    let errors: Vec<String> = rejected
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["rejected"]["error"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(errors.len(), 3);
+    assert!(
+        errors[0].contains("mixed.jsonl:2: malformed JSON"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].contains("mixed.jsonl:3: not a JSON object"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[2].contains("mixed.jsonl:5: no `text` field"),
+        "{errors:?}"
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["records_skipped"], 3);
+    assert_eq!(r["documents_read"], 2);
+}

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 pub use apply::{apply_document, Applied, ApplyContext, IdIndex};
 
-use crate::config::{Config, Paths};
+use crate::config::{Config, OnError, Paths};
 use crate::corpus::atomic::{commit_all, AtomicFile};
 use crate::corpus::{
     discover, for_each_batch, guard, Compression, CorpusWriter, DocId, Document, Fields, InputFile,
@@ -27,6 +27,38 @@ use progress::Progress;
 pub struct Summary {
     pub counts: Counts,
     pub timings: Timings,
+}
+
+/// One record of a batch: a document's mapped value, or a record that could not be read.
+enum Slot<T> {
+    Doc(T),
+    Bad(BadRecord),
+}
+
+/// A record skipped under `--on-error skip`.
+struct BadRecord {
+    message: String,
+    raw: String,
+}
+
+impl BadRecord {
+    fn new(error: Error, raw: &[u8]) -> Self {
+        BadRecord {
+            message: error.to_string(),
+            raw: String::from_utf8_lossy(raw).into_owned(),
+        }
+    }
+
+    /// The line written to `--rejected`: where it was, what was wrong, the record as text.
+    fn rejected_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(&serde_json::json!({
+            "rejected": {"reason": "bad-record", "error": self.message},
+            "record": self.raw,
+        }))
+        .expect("serializing into memory");
+        line.push(b'\n');
+        line
+    }
 }
 
 /// The compact facts the scan step keeps about one document.
@@ -142,18 +174,48 @@ impl<'a> Run<'a> {
         Ok(Summary { counts, timings })
     }
 
-    /// Parses a batch and maps its documents in parallel, in order.
+    /// Parses a batch and maps its documents in parallel, in order. A record that cannot be read
+    /// stops the run (the first in corpus order, so the message does not depend on timing) or,
+    /// with `--on-error skip`, comes through as [`Slot::Bad`].
     fn batches<T: Send>(
         &self,
         progress: &Progress,
         map: impl Fn(&InputFile, &Document) -> T + Sync,
-        mut consume: impl FnMut(usize, Vec<T>) -> Result<()>,
+        mut consume: impl FnMut(usize, Vec<Slot<T>>) -> Result<()>,
     ) -> Result<()> {
+        let mut next_ordinal = 0;
         for_each_batch(self.inputs, self.config.batch_bytes, |input, batch| {
-            let docs = batch.parse(input, &self.fields)?;
-            let out: Vec<T> = docs.par_iter().map(|d| map(input, d)).collect();
+            let mut docs = Vec::with_capacity(batch.len());
+            // In line order: `None` for a document (in `docs`), `Some` for a bad record.
+            let mut order = Vec::with_capacity(batch.len());
+            for (i, parsed) in batch.parse(input, &self.fields).into_iter().enumerate() {
+                match parsed {
+                    Ok(mut doc) => {
+                        doc.ordinal = next_ordinal;
+                        next_ordinal += 1;
+                        docs.push(doc);
+                        order.push(None);
+                    }
+                    Err(e) if self.config.on_error == OnError::Skip => {
+                        order.push(Some(BadRecord::new(e, batch.item_bytes(i))))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut mapped = docs
+                .par_iter()
+                .map(|d| map(input, d))
+                .collect::<Vec<T>>()
+                .into_iter();
             progress.advance(docs.len(), batch.bytes());
-            consume(batch.file_index, out)
+            let slots = order
+                .into_iter()
+                .map(|bad| match bad {
+                    Some(bad) => Slot::Bad(bad),
+                    None => Slot::Doc(mapped.next().expect("one mapped value per document")),
+                })
+                .collect();
+            consume(batch.file_index, slots)
         })
     }
 
@@ -168,7 +230,10 @@ impl<'a> Run<'a> {
                 len_code_points: doc.text.chars().count(),
             },
             |_, batch| {
-                scans.extend(batch);
+                scans.extend(batch.into_iter().filter_map(|slot| match slot {
+                    Slot::Doc(scan) => Some(scan),
+                    Slot::Bad(_) => None,
+                }));
                 Ok(())
             },
         )?;
@@ -214,7 +279,17 @@ impl<'a> Run<'a> {
                     corpus.end_file(f)?;
                 }
                 next_unfinished = file_index;
-                for a in applied {
+                for slot in applied {
+                    let a = match slot {
+                        Slot::Doc(a) => a,
+                        Slot::Bad(bad) => {
+                            counts.records_skipped += 1;
+                            if let Some(file) = &mut rejected {
+                                file.write_all(&bad.rejected_line())?;
+                            }
+                            continue;
+                        }
+                    };
                     if a.written {
                         corpus.write(file_index, &a.output)?;
                     }
