@@ -25,7 +25,23 @@ pub fn plan(text: &str, blocks: &[Block], mut removals: Vec<Removal>) -> Vec<Rem
     }
     widen_to_lines(text, blocks, &mut spans);
     absorb_blank_lines(text, blocks, &mut spans);
-    spans
+    make_disjoint(spans)
+}
+
+/// Widening can make a span reach over a neighbour (a removal inside a blank line it absorbed):
+/// the earlier span keeps the shared bytes.
+fn make_disjoint(mut spans: Vec<Removal>) -> Vec<Removal> {
+    spans.sort_by_key(|s| s.start);
+    let mut out: Vec<Removal> = Vec::with_capacity(spans.len());
+    for mut s in spans {
+        if let Some(last) = out.last() {
+            s.start = s.start.max(last.end);
+        }
+        if s.start < s.end {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// Removed bytes of `[from, to)`, given sorted disjoint spans starting the search at `*i`.
@@ -217,6 +233,16 @@ mod tests {
         let b = blocks(text);
         let spans = plan(text, &b, vec![rule(0, 17)]);
         assert_eq!(apply(text, &spans), "Defense Minister\nx");
+    }
+
+    #[test]
+    fn a_removal_inside_an_absorbed_blank_line_stays_disjoint() {
+        // Found by fuzzing: the form feed line is blank, removed, and absorbed by line 0's span.
+        let text = "\0\n\u{c}\n";
+        let b = blocks(text);
+        let spans = plan(text, &b, vec![rule(2, 3), rule(0, 1)]);
+        assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+        assert_eq!(apply(text, &spans), "");
     }
 
     #[test]
