@@ -171,8 +171,8 @@ fn absorb_blank_lines(text: &str, blocks: &[Block], spans: &mut [Removal]) {
         let j = spans.partition_point(|s| s.end < block.start);
         if j < spans.len() && spans[j].end == block.start {
             spans[j].end = block.next;
-        } else if let Some(k) = spans.iter().position(|s| s.start == block.next) {
-            spans[k].start = block.start;
+        } else if j < spans.len() && spans[j].start == block.next {
+            spans[j].start = block.start;
         }
     }
 }
@@ -243,6 +243,26 @@ mod tests {
         let spans = plan(text, &b, vec![rule(2, 3), rule(0, 1)]);
         assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
         assert_eq!(apply(text, &spans), "");
+    }
+
+    #[test]
+    fn a_million_lines_plan_in_linear_time() {
+        // Every other line removed, every line blank-separated: the worst case for absorbing.
+        let text = "content line\n\nboilerplate\n\n".repeat(250_000);
+        let b = blocks(&text);
+        assert_eq!(b.len(), 1_000_000);
+        let removals = b
+            .iter()
+            .skip(2)
+            .step_by(4)
+            .map(|x| rule(x.start, x.end))
+            .collect();
+        let spans = plan(&text, &b, removals);
+        let out = apply(&text, &spans);
+        // The text's own trailing blank line stays, as every other blank line between kept lines.
+        let expected = "content line\n\n".repeat(250_000);
+        let first_difference = out.bytes().zip(expected.bytes()).position(|(a, b)| a != b);
+        assert_eq!((first_difference, out.len()), (None, expected.len()));
     }
 
     #[test]

@@ -595,3 +595,54 @@ fn on_error_skip_keeps_going_and_accounts_for_every_bad_record() {
     assert_eq!(r["records_skipped"], 3);
     assert_eq!(r["documents_read"], 2);
 }
+
+#[test]
+fn ids_never_name_output_files() {
+    // Folder output is named after the input files, never after record ids.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        "{\"id\":\"../../escape\",\"text\":\"a\"}\n{\"id\":\"/etc/passwd\",\"text\":\"b\"}\n{\"id\":\"nul\\u0000x\",\"text\":\"c\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    gleaner()
+        .args([
+            "clean",
+            input.to_str().unwrap(),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert_eq!(listing(dir.path()), ["in.jsonl", "out"]);
+    assert_eq!(listing(&out), ["in.jsonl"]);
+    assert_eq!(
+        std::fs::read(out.join("in.jsonl")).unwrap(),
+        std::fs::read(&input).unwrap()
+    );
+}
+
+#[test]
+fn a_hundred_megabyte_document_goes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.jsonl");
+    let sentence = "A long document keeps every one of its sentences. ";
+    let text = sentence.repeat(100_000_000 / sentence.len());
+    let record = serde_json::json!({"id": "big", "text": text}).to_string();
+    std::fs::write(&input, format!("{record}\n")).unwrap();
+    let out = dir.path().join("out.jsonl");
+    gleaner()
+        .args([
+            "clean",
+            input.to_str().unwrap(),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&input).unwrap());
+}
