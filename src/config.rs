@@ -20,6 +20,10 @@ pub struct Config {
     pub quiet: bool,
     /// Bytes read per batch handed to the workers.
     pub batch_bytes: usize,
+    /// Write every text unchanged and attach the spans that cleaning would remove.
+    pub annotate_only: bool,
+    /// The boilerplate step (`[boilerplate]`).
+    pub boilerplate: crate::boilerplate::BoilerplateConfig,
 }
 
 impl Default for Config {
@@ -30,6 +34,8 @@ impl Default for Config {
             threads: 0,
             quiet: false,
             batch_bytes: 8 << 20,
+            annotate_only: false,
+            boilerplate: Default::default(),
         }
     }
 }
@@ -66,7 +72,7 @@ impl Config {
         if self.batch_bytes == 0 {
             return Err(Error::usage("batch-bytes must be at least 1"));
         }
-        Ok(())
+        self.boilerplate.validate()
     }
 
     /// The number of worker threads to start.

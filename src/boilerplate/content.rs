@@ -1,0 +1,95 @@
+//! The page's main-content region: the stretch of lines that carries the most prose.
+//!
+//! A scraped page is navigation, then the article, then footers and related links. Each line
+//! scores its word count when it reads like prose (enough words, dense in function words, not
+//! already removed by a rule) and a fixed penalty otherwise; the region is the run of lines with
+//! the highest total (a maximum-subarray scan). Short lines inside the run (sub-headings, list
+//! items) stay; the lines before and after it are what the `page-region` rules remove.
+
+use super::line::Line;
+
+/// What makes a line prose, and what a non-prose line costs.
+#[derive(Debug, Clone, Copy)]
+pub struct RegionParams {
+    pub min_words: usize,
+    pub min_stopword_share: f64,
+    pub gap_penalty: f64,
+}
+
+/// Whether a line reads like prose.
+pub fn is_prose(line: &Line, params: &RegionParams) -> bool {
+    line.words >= params.min_words && line.stopword_share >= params.min_stopword_share
+}
+
+/// The first and last line (indexes into `lines`) of the main-content region, or `None` when the
+/// page has no prose at all. `removed[i]` marks lines a rule already took.
+pub fn main_region(
+    lines: &[Line],
+    removed: &[bool],
+    params: &RegionParams,
+) -> Option<(usize, usize)> {
+    let mut best: Option<(f64, usize, usize)> = None;
+    let mut sum = 0.0;
+    let mut start = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let score = if !removed[i] && is_prose(line, params) {
+            line.words as f64
+        } else {
+            -params.gap_penalty
+        };
+        if sum <= 0.0 {
+            sum = 0.0;
+            start = i;
+        }
+        sum += score;
+        // Strictly greater: on a tie the earlier, shorter region wins, the same on every run.
+        if sum > 0.0 && best.is_none_or(|(b, _, _)| sum > b) {
+            best = Some((sum, start, i));
+        }
+    }
+    best.map(|(_, s, e)| (s, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::blocks;
+
+    fn region(text: &str) -> Option<(usize, usize)> {
+        let lines: Vec<Line> = blocks(text)
+            .into_iter()
+            .filter(|b| !b.is_blank(text))
+            .map(|b| Line::new(text, b))
+            .collect();
+        let removed = vec![false; lines.len()];
+        let params = RegionParams {
+            min_words: 8,
+            min_stopword_share: 0.25,
+            gap_penalty: 3.0,
+        };
+        main_region(&lines, &removed, &params)
+    }
+
+    const PROSE: &str =
+        "The council said on Monday that the new bridge would open to traffic in the spring.";
+
+    #[test]
+    fn navigation_and_footer_fall_outside() {
+        let text = format!(
+            "Home\nNews\nSport\nWeather\nBridge to open in spring\n{PROSE}\nMayor Jane Doe\n{PROSE}\nShare\nContact us\nPrivacy\n© 2024 Example"
+        );
+        assert_eq!(region(&text), Some((5, 7)));
+    }
+
+    #[test]
+    fn a_page_without_prose_has_no_region() {
+        assert_eq!(region("Home\nNews\nSport\nLog in"), None);
+    }
+
+    #[test]
+    fn a_distant_prose_teaser_does_not_stretch_the_region() {
+        let menu = "Link\n".repeat(12);
+        let text = format!("{PROSE}\n{PROSE}\n{menu}{PROSE}");
+        assert_eq!(region(&text), Some((0, 1)));
+    }
+}
