@@ -14,6 +14,8 @@ pub struct RegionParams {
     pub min_words: usize,
     pub min_stopword_share: f64,
     pub gap_penalty: f64,
+    /// What a line that a rule removed costs: boilerplate marks the region's edges.
+    pub rule_penalty: f64,
 }
 
 /// Whether a line reads like prose.
@@ -21,21 +23,32 @@ pub fn is_prose(line: &Line, params: &RegionParams) -> bool {
     line.words >= params.min_words && line.stopword_share >= params.min_stopword_share
 }
 
+/// What the first pass of rules made of a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// No rule took it.
+    No,
+    /// A rule for boilerplate that sits inside articles (captions, ad labels, embeds) took it.
+    Inline,
+    /// Another rule took it: navigation, footers, walls and the like mark the content's edges.
+    Edge,
+}
+
 /// The first and last line (indexes into `lines`) of the main-content region, or `None` when the
-/// page has no prose at all. `removed[i]` marks lines a rule already took.
+/// page has no prose at all. `taken[i]` says whether a rule already took line `i`.
 pub fn main_region(
     lines: &[Line],
-    removed: &[bool],
+    taken: &[Taken],
     params: &RegionParams,
 ) -> Option<(usize, usize)> {
     let mut best: Option<(f64, usize, usize)> = None;
     let mut sum = 0.0;
     let mut start = 0;
     for (i, line) in lines.iter().enumerate() {
-        let score = if !removed[i] && is_prose(line, params) {
-            line.words as f64
-        } else {
-            -params.gap_penalty
+        let score = match taken[i] {
+            Taken::Edge => -params.rule_penalty,
+            Taken::No if is_prose(line, params) => line.words as f64,
+            _ => -params.gap_penalty,
         };
         if sum <= 0.0 {
             sum = 0.0;
@@ -61,13 +74,14 @@ mod tests {
             .filter(|b| !b.is_blank(text))
             .map(|b| Line::new(text, b))
             .collect();
-        let removed = vec![false; lines.len()];
+        let taken = vec![Taken::No; lines.len()];
         let params = RegionParams {
             min_words: 8,
             min_stopword_share: 0.25,
             gap_penalty: 3.0,
+            rule_penalty: 10.0,
         };
-        main_region(&lines, &removed, &params)
+        main_region(&lines, &taken, &params)
     }
 
     const PROSE: &str =

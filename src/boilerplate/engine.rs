@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::content::{main_region, RegionParams};
+use super::content::{main_region, RegionParams, Taken};
 use super::line::Line;
 use super::rules::{Action, PhraseMatch, Region, Rule, RuleSet};
 use crate::decision::{Reason, Removal};
@@ -88,12 +88,16 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
             doc.judge(rules, i, false);
         }
     }
-    let removed: Vec<bool> = doc
+    let taken: Vec<Taken> = doc
         .verdicts
         .iter()
-        .map(|v| matches!(v, Some(Verdict::Line(_))))
+        .map(|v| match v {
+            Some(Verdict::Line(r)) if rules.rules[*r].spec.inline => Taken::Inline,
+            Some(Verdict::Line(_)) => Taken::Edge,
+            _ => Taken::No,
+        })
         .collect();
-    doc.region = main_region(&doc.lines, &removed, &params.region);
+    doc.region = main_region(&doc.lines, &taken, &params.region);
     // Pass 2: rules that look at the region and the neighbours, until nothing changes (each
     // round removes at least one more line, so this ends).
     loop {

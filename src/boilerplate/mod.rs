@@ -50,6 +50,8 @@ pub struct BoilerplateConfig {
     pub region_min_stopword_share: f64,
     /// What each non-prose line costs the region, in words of prose.
     pub region_gap_penalty: f64,
+    /// What each line removed by a rule costs the region, in words of prose.
+    pub region_rule_penalty: f64,
 }
 
 impl Default for BoilerplateConfig {
@@ -65,6 +67,7 @@ impl Default for BoilerplateConfig {
             region_min_words: 12,
             region_min_stopword_share: 0.25,
             region_gap_penalty: 3.0,
+            region_rule_penalty: 40.0,
         }
     }
 }
@@ -87,8 +90,13 @@ impl BoilerplateConfig {
                 "region-min-stopword-share is a share between 0 and 1",
             ));
         }
-        if !(self.region_gap_penalty >= 0.0 && self.region_gap_penalty.is_finite()) {
-            return Err(Error::usage("region-gap-penalty must be 0 or more"));
+        for (name, value) in [
+            ("region-gap-penalty", self.region_gap_penalty),
+            ("region-rule-penalty", self.region_rule_penalty),
+        ] {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(Error::usage(format!("{name} must be 0 or more")));
+            }
         }
         Ok(())
     }
@@ -116,6 +124,7 @@ impl Boilerplate {
                     min_words: config.region_min_words,
                     min_stopword_share: config.region_min_stopword_share,
                     gap_penalty: config.region_gap_penalty,
+                    rule_penalty: config.region_rule_penalty,
                 },
                 in_doc_repeats: config.in_doc_repeats,
                 repeated_max_words: config.repeated_max_words,
