@@ -28,9 +28,10 @@ pub fn is_prose(line: &Line, params: &RegionParams) -> bool {
 pub enum Taken {
     /// No rule took it.
     No,
-    /// A rule for boilerplate that sits inside articles (captions, ad labels, embeds) took it.
+    /// A rule took it (captions, ad labels, embeds: they also sit inside articles).
     Inline,
-    /// Another rule took it: navigation, footers, walls and the like mark the content's edges.
+    /// An `edge` rule took it: navigation, walls, related links and comment widgets surround
+    /// an article.
     Edge,
 }
 

@@ -92,8 +92,8 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         .verdicts
         .iter()
         .map(|v| match v {
-            Some(Verdict::Line(r)) if rules.rules[*r].spec.inline => Taken::Inline,
-            Some(Verdict::Line(_)) => Taken::Edge,
+            Some(Verdict::Line(r)) if rules.rules[*r].spec.edge => Taken::Edge,
+            Some(Verdict::Line(_)) => Taken::Inline,
             _ => Taken::No,
         })
         .collect();

@@ -13,7 +13,7 @@
 //! terminal = false                  #   max-stopword-share, first-lines, last-lines,
 //!                                   #   region, next-to-boilerplate, short-run
 //! remove = "line"                   # line | line-and-next | prefix
-//! # inline = true                   # found inside articles: not an edge of the main content
+//! # edge = true                     # surrounds articles: marks the main content's edges
 //! # next-regex = '...'              # line-and-next: what the next line must match
 //! # meta = "date"                   # store the match (group `value`) as metadata
 //! ```
@@ -97,10 +97,10 @@ pub struct RuleSpec {
     /// Only inside a run of at least N consecutive non-blank lines that each have at most
     /// `max-words` words and no terminal punctuation.
     pub short_run: Option<usize>,
-    /// Boilerplate that sits inside articles (captions, ad labels, embeds): it does not mark an
-    /// edge of the main content.
+    /// Boilerplate that surrounds an article (navigation, walls, related links, comment
+    /// widgets): a line it takes weighs more against the main-content region.
     #[serde(default)]
-    pub inline: bool,
+    pub edge: bool,
     #[serde(default)]
     pub remove: Action,
     pub next_regex: Option<String>,
