@@ -203,6 +203,7 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
             "Read more: Israel and Azerbaijan sign drone deal",
             "Related Articles",
             "You may also like",
+            "Similar Posts",
         ],
     );
     assert_family(
@@ -233,6 +234,7 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
             "Leave a Reply",
             "12 Comments",
             "Your email address will not be published. Required fields are marked *",
+            "Vlado Orlandich says:",
         ],
     );
     assert_kept(&[
@@ -282,6 +284,22 @@ fn bylines_and_update_stamps_become_metadata() {
     let reasons: Vec<String> = facts.removals.iter().map(|r| r.reason.name()).collect();
     assert_eq!(reasons, ["meta:byline", "meta:updated"]);
     assert_kept(&["By Friday, voters must register."]);
+    let text = format!("{PROSE}\nContributions From: Austin Palmer\nJuly 29, 2019\n{PROSE2}\n4/27/2021 at 11:02pm\n{PROSE}");
+    let facts = b.scan(&text);
+    assert_eq!(
+        facts.metadata,
+        vec![
+            ("byline".to_string(), "Austin Palmer".to_string()),
+            ("date".to_string(), "July 29, 2019".to_string()),
+        ]
+    );
+    // A later time stamp (a comment's) goes too, but only the first date is kept.
+    let reasons: Vec<String> = facts.removals.iter().map(|r| r.reason.name()).collect();
+    assert_eq!(
+        reasons,
+        ["meta:byline", "meta:date", "meta:date", "in-doc-repeat"]
+    );
+    assert_kept(&["July 29, 2019 was the hottest day on record in Paris, forecasters said."]);
 }
 
 #[test]
