@@ -98,11 +98,13 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         })
         .collect();
     doc.region = main_region(&doc.lines, &taken, &params.region);
-    // Pass 2: rules that look at the region and the neighbours, until nothing changes (each
-    // round removes at least one more line, so this ends).
+    // Pass 2: rules that look at the region and the neighbours, until nothing changes. Each
+    // round sweeps forward and back, so a run of boilerplate spreads in one round whichever end
+    // it starts from; a round that changes nothing ends the loop.
     loop {
         let mut changed = false;
-        for i in 0..doc.lines.len() {
+        let n = doc.lines.len();
+        for i in (0..n).chain((0..n).rev()) {
             if doc.verdicts[i].is_none() && doc.judge(rules, i, true) {
                 changed = true;
             }

@@ -13,10 +13,13 @@ fn engine(config: BoilerplateConfig) -> Boilerplate {
 }
 
 /// The rules alone: no page region, so each line is judged by its own family.
-fn rules_only() -> Boilerplate {
-    engine(BoilerplateConfig {
-        disable: vec!["page-region".into()],
-        ..BoilerplateConfig::default()
+fn rules_only() -> &'static Boilerplate {
+    static ENGINE: std::sync::OnceLock<Boilerplate> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        engine(BoilerplateConfig {
+            disable: vec!["page-region".into()],
+            ..BoilerplateConfig::default()
+        })
     })
 }
 
@@ -44,7 +47,7 @@ fn assert_family(family: &str, lines: &[&str]) {
     let b = rules_only();
     for line in lines {
         assert_eq!(
-            family_of(&b, line).as_deref(),
+            family_of(b, line).as_deref(),
             Some(family),
             "{line:?} should go as {family}"
         );
@@ -55,7 +58,7 @@ fn assert_kept(lines: &[&str]) {
     let b = rules_only();
     for line in lines {
         let text = format!("{PROSE}\n{line}\n{PROSE2}");
-        let found = removals(&b, &text);
+        let found = removals(b, &text);
         assert!(found.is_empty(), "{line:?} is content, removed: {found:?}");
     }
 }
@@ -86,6 +89,23 @@ fn registration_walls_go_and_content_about_registering_stays() {
         "Check your email settings before the migration, the IT team told staff.",
         "Log in data showed a rise in attacks, the bank said.",
     ]);
+}
+
+#[test]
+fn next_to_boilerplate_spreads_both_ways_and_not_into_prose() {
+    let b = rules_only();
+    let text = format!("{PROSE}\nOr\nor\nSign in\nOR\n{PROSE2}");
+    let reasons: Vec<String> = removals(b, &text).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        reasons,
+        [
+            "rule:wall-or",
+            "rule:wall-or",
+            "rule:wall-call",
+            "rule:wall-or"
+        ]
+    );
+    assert_kept(&["Or"]);
 }
 
 #[test]
@@ -137,7 +157,7 @@ fn social_embeds_go_with_their_attribution_and_reports_of_posts_stay() {
     let text = format!(
         "{PROSE}\nHeavy artillery fire being reported from Azerbaijan towards Armenia. pic.twitter.com/q3uNO4mJHi\n— Moshe Schwartz (@YWNReporter) September 12, 2022\n{PROSE2}"
     );
-    let found = removals(&b, &text);
+    let found = removals(b, &text);
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found.iter().all(|(_, r)| r == "rule:tweet"), "{found:?}");
     assert_family(
