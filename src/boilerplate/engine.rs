@@ -62,7 +62,7 @@ enum Verdict {
 struct Doc<'a> {
     text: &'a str,
     lines: Vec<Line>,
-    /// Rules whose phrases or regex match each line, sorted.
+    /// Rules whose phrases match each line, sorted.
     hits: Vec<Vec<usize>>,
     verdicts: Vec<Option<Verdict>>,
     region: Option<(usize, usize)>,
@@ -116,7 +116,7 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
     doc.facts(rules, params)
 }
 
-/// The rules whose phrases or regex match `line`.
+/// The rules whose phrases match `line`.
 fn pattern_hits(rules: &RuleSet, line: &Line) -> Vec<usize> {
     let mut hits = Vec::new();
     let core = line.core();
@@ -132,9 +132,6 @@ fn pattern_hits(rules: &RuleSet, line: &Line) -> Vec<usize> {
                 hits.push(owner);
             }
         }
-    }
-    for i in rules.regexes.matches(&line.norm).iter() {
-        hits.push(rules.regex_owner[i]);
     }
     hits.sort_unstable();
     hits.dedup();
@@ -157,10 +154,17 @@ impl Doc<'_> {
             if !rule.enabled || rule.is_contextual() != contextual {
                 continue;
             }
-            if rule.has_pattern() && self.hits[i].binary_search(&r).is_err() {
+            if !rule.phrases.is_empty() && self.hits[i].binary_search(&r).is_err() {
                 continue;
             }
             if !self.shape_matches(rule, i) {
+                continue;
+            }
+            if rule
+                .regex
+                .as_ref()
+                .is_some_and(|re| !re.is_match(&self.lines[i].norm))
+            {
                 continue;
             }
             match rule.spec.remove {

@@ -21,7 +21,7 @@
 use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -129,24 +129,17 @@ impl Rule {
     pub fn is_contextual(&self) -> bool {
         self.spec.next_to_boilerplate || self.spec.region.is_some()
     }
-
-    /// Whether the rule names what it matches (phrases or a regex); shape-only rules do not.
-    pub fn has_pattern(&self) -> bool {
-        self.regex.is_some() || !self.phrases.is_empty()
-    }
 }
 
-/// All rules, in order (built-in first, then user files in the order given), with the enabled
-/// ones compiled for matching.
+/// All rules, in order (built-in first, then user files in the order given), with the phrases
+/// of the enabled ones in one automaton. Each regex runs on its own, and only on lines whose
+/// shape its rule accepts: one set of all regexes is slower, its lazy DFA keeps overflowing.
 #[derive(Debug)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Phrases of enabled rules; pattern `i` belongs to rule `phrase_owner[i]`.
     pub phrases: Option<AhoCorasick>,
     pub phrase_owner: Vec<usize>,
-    /// Regexes of enabled rules; pattern `i` belongs to rule `regex_owner[i]`.
-    pub regexes: RegexSet,
-    pub regex_owner: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -305,16 +298,10 @@ impl RuleSet {
         }
         let mut phrase_list = Vec::new();
         let mut phrase_owner = Vec::new();
-        let mut regex_list = Vec::new();
-        let mut regex_owner = Vec::new();
         for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
             for p in &rule.phrases {
                 phrase_list.push(p.as_str());
                 phrase_owner.push(i);
-            }
-            if let Some(re) = &rule.regex {
-                regex_list.push(re.as_str());
-                regex_owner.push(i);
             }
         }
         let phrases = if phrase_list.is_empty() {
@@ -327,17 +314,10 @@ impl RuleSet {
                     .map_err(|e| Error::usage(format!("cannot build the phrase matcher: {e}")))?,
             )
         };
-        let regexes = RegexSetBuilder::new(&regex_list)
-            .size_limit(REGEX_SIZE_LIMIT.saturating_mul(regex_list.len().max(1)))
-            .dfa_size_limit(REGEX_SIZE_LIMIT.saturating_mul(4))
-            .build()
-            .map_err(|e| Error::usage(format!("cannot build the rule regexes: {e}")))?;
         Ok(RuleSet {
             rules,
             phrases,
             phrase_owner,
-            regexes,
-            regex_owner,
         })
     }
 
