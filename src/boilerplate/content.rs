@@ -61,7 +61,21 @@ pub fn main_region(
             best = Some((sum, start, i));
         }
     }
-    best.map(|(_, s, e)| (s, e))
+    let (_, start, mut end) = best?;
+    // Short sentences right after the last prose line ("He declined to comment.") close the
+    // article; they are not footer.
+    while end + 1 < lines.len()
+        && taken[end + 1] == Taken::No
+        && is_sentence(&lines[end + 1], params)
+    {
+        end += 1;
+    }
+    Some((start, end))
+}
+
+/// A short line that still reads as a sentence: sentence punctuation and function words.
+fn is_sentence(line: &Line, params: &RegionParams) -> bool {
+    line.terminal && line.words >= 3 && line.stopword_share >= params.min_stopword_share
 }
 
 #[cfg(test)]
@@ -94,6 +108,12 @@ mod tests {
             "Home\nNews\nSport\nWeather\nBridge to open in spring\n{PROSE}\nMayor Jane Doe\n{PROSE}\nShare\nContact us\nPrivacy\n© 2024 Example"
         );
         assert_eq!(region(&text), Some((5, 7)));
+    }
+
+    #[test]
+    fn short_closing_sentences_stay_in_the_region() {
+        let text = format!("Home\n{PROSE}\n{PROSE}\nHe declined to comment.\nIt is up to you.\nContact us\nIt is up to you.");
+        assert_eq!(region(&text), Some((1, 4)));
     }
 
     #[test]
