@@ -45,7 +45,8 @@ pub struct DocFacts {
 #[derive(Debug, Clone, Copy)]
 pub struct EngineParams {
     pub region: RegionParams,
-    pub in_doc_repeats: bool,
+    /// A later copy of a line with at least this many words goes (0: never).
+    pub in_doc_repeat_min_words: usize,
     /// Lines with at most this many words are counted for `repeated-line`.
     pub repeated_max_words: usize,
 }
@@ -303,7 +304,10 @@ impl Doc<'_> {
         for (i, line) in self.lines.iter().enumerate() {
             let whole_gone = matches!(self.verdicts[i], Some(Verdict::Line(_)));
             let mut removed = whole_gone;
-            if !whole_gone && params.in_doc_repeats && line.words > 0 {
+            if !whole_gone
+                && params.in_doc_repeat_min_words > 0
+                && line.words >= params.in_doc_repeat_min_words
+            {
                 let h = xxh3_64_with_seed(line.norm.as_bytes(), LINE_HASH_SEED);
                 if !seen_lines.insert(h) {
                     let start = match self.verdicts[i] {

@@ -36,8 +36,9 @@ pub struct BoilerplateConfig {
     pub rules: Vec<PathBuf>,
     /// Rule ids or families turned off.
     pub disable: Vec<String>,
-    /// Remove the second and later copies of a line inside a document.
-    pub in_doc_repeats: bool,
+    /// Remove the second and later copies of a line of at least this many words inside a
+    /// document (0: keep them). Shorter lines repeat as structure ("Pros", "Cons").
+    pub in_doc_repeat_min_words: usize,
     /// A line with at most this many words can be a repeated line.
     pub repeated_max_words: usize,
     /// A short line in at least this many documents is boilerplate everywhere ...
@@ -60,7 +61,7 @@ impl Default for BoilerplateConfig {
             enabled: true,
             rules: Vec::new(),
             disable: Vec::new(),
-            in_doc_repeats: true,
+            in_doc_repeat_min_words: 5,
             repeated_max_words: 10,
             repeated_min_docs: 3,
             repeated_min_share: 0.0,
@@ -126,7 +127,7 @@ impl Boilerplate {
                     gap_penalty: config.region_gap_penalty,
                     rule_penalty: config.region_rule_penalty,
                 },
-                in_doc_repeats: config.in_doc_repeats,
+                in_doc_repeat_min_words: config.in_doc_repeat_min_words,
                 repeated_max_words: config.repeated_max_words,
             },
             repeat: RepeatParams {

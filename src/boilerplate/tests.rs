@@ -207,7 +207,7 @@ fn runs_of_short_menu_lines_outside_the_content_go() {
     let list = "Flour\nSugar\nButter\nEggs\nMilk\nSalt\n";
     let text = format!("{PROSE}\n{list}{PROSE2}\n{PROSE}");
     let b = engine(BoilerplateConfig {
-        in_doc_repeats: false,
+        in_doc_repeat_min_words: 0,
         ..BoilerplateConfig::default()
     });
     let found = removals(&b, &text);
@@ -362,10 +362,14 @@ fn the_first_copy_of_a_repeated_line_stays() {
     assert_eq!(facts.removals[0].reason, Reason::InDocRepeat);
     let off = engine(BoilerplateConfig {
         disable: vec!["caption".into()],
-        in_doc_repeats: false,
+        in_doc_repeat_min_words: 0,
         ..BoilerplateConfig::default()
     });
     assert!(off.scan(&text).removals.is_empty());
+    // Short headings that repeat are the page's structure, not copies.
+    let text =
+        format!("{PROSE}\nWhat we like\n{PROSE2}\n{PROSE} One.\nWhat we like\n{PROSE2} Two.");
+    assert!(b.scan(&text).removals.is_empty());
 }
 
 #[test]
