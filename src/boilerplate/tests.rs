@@ -224,6 +224,8 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
             "Related Articles",
             "You may also like",
             "Similar Posts",
+            "View all posts by Jane Doe",
+            "Other related articles...",
         ],
     );
     assert_family(
@@ -232,6 +234,8 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
             "Advertisement",
             "Advertisement - Continue Reading Below",
             "We may earn commission from links on this page, but we only recommend products we back.",
+            "Try for free",
+            "Request a Quote",
         ],
     );
     assert_family(
@@ -260,6 +264,7 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
     assert_kept(&[
         "Read more about the council's plans in the full report published on Monday.",
         "The advertisement ran in three newspapers last week, the company said.",
+        "Try it for yourself, the chef said, and learn more about the region's food.",
         "The bakery's cookies use less sugar this year, its owner said.",
         "Copyright law has changed a lot since 1998, experts say.",
         "The comments drew criticism from opposition lawmakers on Tuesday.",
