@@ -236,6 +236,53 @@ mod tests {
     }
 
     #[test]
+    fn boilerplate_flags_add_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("gleaner.toml");
+        std::fs::write(
+            &toml,
+            "[boilerplate]\nrules = [\"a.toml\"]\ndisable = [\"caption\"]\nrepeated-min-docs = 7\n",
+        )
+        .unwrap();
+        let toml_arg = toml.to_str().unwrap();
+        let (args, m) = parse(&[
+            "gleaner",
+            "clean",
+            "in.jsonl",
+            "-o",
+            "-",
+            "--config",
+            toml_arg,
+            "--rules",
+            "b.toml",
+            "--disable",
+            "share",
+            "--annotate-only",
+        ]);
+        let (config, _) = args.resolve(&m).unwrap();
+        let bp = &config.boilerplate;
+        assert_eq!(bp.rules, [PathBuf::from("a.toml"), PathBuf::from("b.toml")]);
+        assert_eq!(bp.disable, ["caption", "share"]);
+        assert_eq!(bp.repeated_min_docs, 7);
+        assert!(config.annotate_only && bp.enabled);
+        let (args, m) = parse(&[
+            "gleaner",
+            "clean",
+            "in.jsonl",
+            "-o",
+            "-",
+            "--config",
+            toml_arg,
+            "--repeated-min-docs",
+            "4",
+            "--no-boilerplate",
+        ]);
+        let (config, _) = args.resolve(&m).unwrap();
+        assert_eq!(config.boilerplate.repeated_min_docs, 4);
+        assert!(!config.boilerplate.enabled);
+    }
+
+    #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
     }

@@ -109,4 +109,23 @@ mod tests {
         assert_eq!(line, 2);
         assert!(msg.contains("unknown field"), "{msg}");
     }
+
+    #[test]
+    fn the_boilerplate_section_has_its_own_keys() {
+        let c = Config::from_toml_str(
+            "annotate-only = true\n[boilerplate]\nrepeated-min-docs = 5\ndisable = [\"caption\"]\n",
+        )
+        .unwrap();
+        assert!(c.annotate_only);
+        assert_eq!(c.boilerplate.repeated_min_docs, 5);
+        assert_eq!(c.boilerplate.disable, ["caption"]);
+        assert_eq!(c.boilerplate.repeated_max_words, 10);
+        let (line, msg) =
+            Config::from_toml_str("[boilerplate]\nrepeated-min-docs = 5\nrepeat = 1\n")
+                .unwrap_err();
+        assert_eq!(line, 3);
+        assert!(msg.contains("unknown field"), "{msg}");
+        let c = Config::from_toml_str("[boilerplate]\nrepeated-min-docs = 1\n").unwrap();
+        assert!(c.validate().is_err());
+    }
 }

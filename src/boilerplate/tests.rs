@@ -226,6 +226,7 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
             "Similar Posts",
             "View all posts by Jane Doe",
             "Other related articles...",
+            "You may like to read:",
         ],
     );
     assert_family(
@@ -259,6 +260,7 @@ fn related_ads_cookies_copyright_and_comments_go_and_prose_stays() {
             "12 Comments",
             "Your email address will not be published. Required fields are marked *",
             "Vlado Orlandich says:",
+            "109 Comments | Grow a Garden",
         ],
     );
     assert_kept(&[
