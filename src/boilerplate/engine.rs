@@ -22,15 +22,14 @@ pub fn line_hash(line: &Line) -> u64 {
     xxh3_64_with_seed(line.core().as_bytes(), LINE_HASH_SEED)
 }
 
-/// A short line, for counting across the corpus.
+/// A short line that the resolve step may remove as repeated (16 bytes: scans of large corpora
+/// keep one per short line).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShortLine {
     pub hash: u64,
     /// Byte span of the line in the original text.
-    pub start: usize,
-    pub end: usize,
-    /// Already removed for another reason (counted, not removed twice).
-    pub removed: bool,
+    pub start: u32,
+    pub end: u32,
 }
 
 /// What the scan step keeps about one document.
@@ -38,7 +37,10 @@ pub struct ShortLine {
 pub struct DocFacts {
     pub removals: Vec<Removal>,
     pub metadata: Vec<(String, String)>,
+    /// Short lines still in the text.
     pub short_lines: Vec<ShortLine>,
+    /// Hashes of short lines already removed for another reason: counted, not removed twice.
+    pub removed_short_lines: Vec<u64>,
 }
 
 /// Settings of the per-document pass.
@@ -324,12 +326,16 @@ impl Doc<'_> {
             }
             if line.words > 0 && line.words <= params.repeated_max_words {
                 removed |= self.verdicts[i].is_some();
-                facts.short_lines.push(ShortLine {
-                    hash: line_hash(line),
-                    start: line.block.start,
-                    end: line.block.end,
-                    removed,
-                });
+                let hash = line_hash(line);
+                // Lines past 4 GiB into a text are counted but never removed as repeated.
+                let span = u32::try_from(line.block.start)
+                    .and_then(|s| Ok((s, u32::try_from(line.block.end)?)));
+                match span {
+                    Ok((start, end)) if !removed => {
+                        facts.short_lines.push(ShortLine { hash, start, end })
+                    }
+                    _ => facts.removed_short_lines.push(hash),
+                }
             }
         }
         facts.removals.sort_by_key(|r| (r.start, r.end));

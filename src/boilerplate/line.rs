@@ -63,17 +63,44 @@ impl Line {
             .map_or(self.block.end, |&e| e as usize)
     }
 
-    /// The line with its trailing punctuation and spaces removed, for whole-line comparisons.
+    /// The line without leading bullets and trailing punctuation, for whole-line comparisons.
     pub fn core(&self) -> &str {
-        self.norm
-            .trim_end_matches(|c: char| c.is_whitespace() || is_trailing_punct(c))
+        core_of(&self.norm)
     }
+}
+
+/// A normalized line without leading bullets and trailing punctuation: "• Share:" is "share".
+pub fn core_of(norm: &str) -> &str {
+    norm.trim_start_matches(|c: char| c.is_whitespace() || is_bullet(c))
+        .trim_end_matches(|c: char| c.is_whitespace() || is_trailing_punct(c))
+}
+
+fn is_bullet(c: char) -> bool {
+    matches!(
+        c,
+        '•' | '·' | '◦' | '▪' | '▸' | '►' | '*' | '-' | '|' | '>' | '»' | '›'
+    )
 }
 
 fn is_trailing_punct(c: char) -> bool {
     matches!(
         c,
-        '.' | '!' | '?' | ':' | ';' | ',' | '…' | '|' | '-' | '>' | '»' | '›' | '"' | '\''
+        '.' | '!'
+            | '?'
+            | ':'
+            | ';'
+            | ','
+            | '…'
+            | '|'
+            | '-'
+            | '>'
+            | '»'
+            | '›'
+            | '"'
+            | '\''
+            | '↓'
+            | '→'
+            | '❯'
     )
 }
 
@@ -183,6 +210,8 @@ mod tests {
         assert_eq!(menu.stopword_share, 0.0);
         assert!(line("He said “no.”").terminal);
         assert_eq!(line("Read more: ").core(), "read more");
+        assert_eq!(line("• Share ›").core(), "share");
+        assert_eq!(line("READ MORE ↓").core(), "read more");
     }
 
     #[test]

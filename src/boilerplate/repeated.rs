@@ -34,6 +34,7 @@ pub fn document_frequency<'a>(facts: impl Iterator<Item = &'a DocFacts>) -> Hash
     for doc in facts {
         seen.clear();
         seen.extend(doc.short_lines.iter().map(|l| l.hash));
+        seen.extend(doc.removed_short_lines.iter().copied());
         seen.sort_unstable();
         seen.dedup();
         for &h in &seen {
@@ -48,10 +49,10 @@ pub fn removals(facts: &DocFacts, df: &HashMap<u64, u64>, threshold: u64) -> Vec
     facts
         .short_lines
         .iter()
-        .filter(|l| !l.removed && df.get(&l.hash).copied().unwrap_or(0) >= threshold)
+        .filter(|l| df.get(&l.hash).copied().unwrap_or(0) >= threshold)
         .map(|l| Removal {
-            start: l.start,
-            end: l.end,
+            start: l.start as usize,
+            end: l.end as usize,
             reason: Reason::RepeatedLine,
         })
         .collect()
@@ -69,9 +70,8 @@ mod tests {
                 .enumerate()
                 .map(|(i, &hash)| ShortLine {
                     hash,
-                    start: i * 10,
-                    end: i * 10 + 5,
-                    removed: false,
+                    start: i as u32 * 10,
+                    end: i as u32 * 10 + 5,
                 })
                 .collect(),
             ..DocFacts::default()
@@ -112,9 +112,14 @@ mod tests {
 
     #[test]
     fn lines_removed_for_another_reason_are_not_removed_twice() {
-        let mut d = doc(&[9]);
-        d.short_lines[0].removed = true;
-        let df = document_frequency([&d, &d, &d].into_iter());
-        assert!(removals(&d, &df, 2).is_empty());
+        let removed = DocFacts {
+            removed_short_lines: vec![9],
+            ..DocFacts::default()
+        };
+        let kept = doc(&[9]);
+        let df = document_frequency([&removed, &removed, &kept].into_iter());
+        assert_eq!(df[&9], 3);
+        assert!(removals(&removed, &df, 2).is_empty());
+        assert_eq!(removals(&kept, &df, 3).len(), 1);
     }
 }

@@ -237,10 +237,7 @@ fn compile(origin: &str, spec: RuleSpec) -> Result<Rule, String> {
     }
     let mut phrases = Vec::with_capacity(spec.phrases.len());
     for p in &spec.phrases {
-        let n = normalize(p);
-        let n = n
-            .trim_end_matches(|c: char| c.is_whitespace() || ".!?:;,…|".contains(c))
-            .to_string();
+        let n = super::line::core_of(&normalize(p)).to_string();
         if n.is_empty() {
             return Err(format!("the phrase {p:?} is empty once normalized"));
         }
