@@ -12,7 +12,8 @@ use crate::text::Block;
 pub struct Line {
     /// The block in the original text.
     pub block: Block,
-    /// The normal form (same as [`crate::text::normalize`]).
+    /// The normal form: the same as [`crate::text::normalize`] for text in composed form (NFKC is
+    /// applied one character at a time, so that every output byte maps to an input character).
     pub norm: String,
     /// For each byte of `norm`, the original byte offset just past the character it came from.
     ends: Vec<u32>,
