@@ -486,3 +486,47 @@ fn turned_off_the_step_does_nothing() {
     };
     assert!(bad.validate().is_err());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines mixing prose, boilerplate phrases, odd characters and date headers.
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(PROSE.to_string()),
+            Just(PROSE2.to_string()),
+            Just("Share".to_string()),
+            Just("• Read more ›".to_string()),
+            Just(" date 2022-10-03 Héllo wörld".to_string()),
+            Just("By Jane Doe".to_string()),
+            Just("Or".to_string()),
+            Just("(Photo Credit:Ａ/Ｂ)".to_string()),
+            "[a-zA-Zé’“”—ﬁ\u{0301}\u{00A0} .,:()/@-]{0,40}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Spans lie inside the text on character boundaries, metadata values are non-empty,
+        /// and the same text always gives the same facts.
+        #[test]
+        fn removals_are_well_formed(lines in proptest::collection::vec(line(), 0..12), crlf in any::<bool>()) {
+            static ENGINE: std::sync::OnceLock<Boilerplate> = std::sync::OnceLock::new();
+            let b = ENGINE.get_or_init(|| engine(BoilerplateConfig::default()));
+            let text = lines.join(if crlf { "\r\n" } else { "\n" });
+            let facts = b.scan(&text);
+            for r in &facts.removals {
+                prop_assert!(r.start < r.end && r.end <= text.len());
+                prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
+            }
+            for (_, v) in &facts.metadata {
+                prop_assert!(!v.is_empty());
+            }
+            for l in &facts.short_lines {
+                prop_assert!(text.is_char_boundary(l.start as usize) && l.end as usize <= text.len());
+            }
+            prop_assert_eq!(&b.scan(&text), &facts);
+        }
+    }
+}
