@@ -3,8 +3,11 @@
 //! A scraped page is navigation, then the article, then footers and related links. Each line
 //! scores its word count when it reads like prose (enough words, dense in function words, not
 //! already removed by a rule) and a fixed penalty otherwise; the region is the run of lines with
-//! the highest total (a maximum-subarray scan). Short lines inside the run (sub-headings, list
-//! items) stay; the lines before and after it are what the `page-region` rules remove.
+//! the highest total (a maximum-subarray scan). The same scan then looks at what is left on
+//! either side: a stretch that scores at least `secondary_share` of the main one is content too
+//! (a page of several posts, a second part after a large table). Short lines inside the stretches
+//! (sub-headings, list items) stay; the lines before, between and after them are what the
+//! `page-region` rules remove.
 
 use super::line::Line;
 
@@ -16,6 +19,8 @@ pub struct RegionParams {
     pub gap_penalty: f64,
     /// What a line that a rule removed costs: boilerplate marks the region's edges.
     pub rule_penalty: f64,
+    /// A further stretch counts as content when it scores at least this share of the best one.
+    pub secondary_share: f64,
 }
 
 /// Whether a line reads like prose.
@@ -35,17 +40,44 @@ pub enum Taken {
     Edge,
 }
 
-/// The first and last line (indexes into `lines`) of the main-content region, or `None` when the
-/// page has no prose at all. `taken[i]` says whether a rule already took line `i`.
-pub fn main_region(
+/// The stretches of main content as (first, last) line indexes into `lines`, sorted and
+/// disjoint; empty when the page has no prose at all. `taken[i]` says whether a rule already took
+/// line `i`.
+pub fn main_regions(lines: &[Line], taken: &[Taken], params: &RegionParams) -> Vec<(usize, usize)> {
+    let Some((best, start, end)) = best_stretch(lines, taken, params, 0, lines.len()) else {
+        return Vec::new();
+    };
+    let mut regions = vec![(start, end)];
+    // The parts left on either side of each stretch found, searched the same way.
+    let mut rest = vec![(0, start), (end + 1, lines.len())];
+    while let Some((from, to)) = rest.pop() {
+        if from >= to {
+            continue;
+        }
+        if let Some((score, s, e)) = best_stretch(lines, taken, params, from, to) {
+            if score >= params.secondary_share * best {
+                regions.push((s, e));
+                rest.push((from, s));
+                rest.push((e + 1, to));
+            }
+        }
+    }
+    regions.sort_unstable();
+    regions
+}
+
+/// The highest-scoring run of lines within `from..to`: its score, first and last line.
+fn best_stretch(
     lines: &[Line],
     taken: &[Taken],
     params: &RegionParams,
-) -> Option<(usize, usize)> {
+    from: usize,
+    to: usize,
+) -> Option<(f64, usize, usize)> {
     let mut best: Option<(f64, usize, usize)> = None;
     let mut sum = 0.0;
-    let mut start = 0;
-    for (i, line) in lines.iter().enumerate() {
+    let mut start = from;
+    for (i, line) in lines.iter().enumerate().take(to).skip(from) {
         let score = match taken[i] {
             Taken::Edge => -params.rule_penalty,
             Taken::No if is_prose(line, params) => line.words as f64,
@@ -61,16 +93,13 @@ pub fn main_region(
             best = Some((sum, start, i));
         }
     }
-    let (_, start, mut end) = best?;
+    let (score, start, mut end) = best?;
     // Short sentences right after the last prose line ("He declined to comment.") close the
     // article; they are not footer.
-    while end + 1 < lines.len()
-        && taken[end + 1] == Taken::No
-        && is_sentence(&lines[end + 1], params)
-    {
+    while end + 1 < to && taken[end + 1] == Taken::No && is_sentence(&lines[end + 1], params) {
         end += 1;
     }
-    Some((start, end))
+    Some((score, start, end))
 }
 
 /// A short line that still reads as a sentence: sentence punctuation and function words.
@@ -83,7 +112,7 @@ mod tests {
     use super::*;
     use crate::text::blocks;
 
-    fn region(text: &str) -> Option<(usize, usize)> {
+    fn region(text: &str) -> Vec<(usize, usize)> {
         let lines: Vec<Line> = blocks(text)
             .into_iter()
             .filter(|b| !b.is_blank(text))
@@ -95,8 +124,9 @@ mod tests {
             min_stopword_share: 0.25,
             gap_penalty: 3.0,
             rule_penalty: 10.0,
+            secondary_share: 0.3,
         };
-        main_region(&lines, &taken, &params)
+        main_regions(&lines, &taken, &params)
     }
 
     const PROSE: &str =
@@ -107,24 +137,31 @@ mod tests {
         let text = format!(
             "Home\nNews\nSport\nWeather\nBridge to open in spring\n{PROSE}\nMayor Jane Doe\n{PROSE}\nShare\nContact us\nPrivacy\n© 2024 Example"
         );
-        assert_eq!(region(&text), Some((5, 7)));
+        assert_eq!(region(&text), [(5, 7)]);
     }
 
     #[test]
     fn short_closing_sentences_stay_in_the_region() {
         let text = format!("Home\n{PROSE}\n{PROSE}\nHe declined to comment.\nIt is up to you.\nContact us\nIt is up to you.");
-        assert_eq!(region(&text), Some((1, 4)));
+        assert_eq!(region(&text), [(1, 4)]);
     }
 
     #[test]
     fn a_page_without_prose_has_no_region() {
-        assert_eq!(region("Home\nNews\nSport\nLog in"), None);
+        assert_eq!(region("Home\nNews\nSport\nLog in"), []);
     }
 
     #[test]
     fn a_distant_prose_teaser_does_not_stretch_the_region() {
         let menu = "Link\n".repeat(12);
-        let text = format!("{PROSE}\n{PROSE}\n{menu}{PROSE}");
-        assert_eq!(region(&text), Some((0, 1)));
+        let text = format!("{PROSE}\n{PROSE}\n{PROSE}\n{PROSE}\n{menu}{PROSE}");
+        assert_eq!(region(&text), [(0, 3)]);
+    }
+
+    #[test]
+    fn a_second_stretch_of_prose_counts_when_it_weighs_enough() {
+        let menu = "Link\n".repeat(12);
+        let text = format!("{PROSE}\n{PROSE}\n{PROSE}\n{menu}{PROSE}\n{PROSE}\nFooter");
+        assert_eq!(region(&text), [(0, 2), (15, 16)]);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-use super::content::{main_region, RegionParams, Taken};
+use super::content::{main_regions, RegionParams, Taken};
 use super::line::Line;
 use super::rules::{Action, PhraseMatch, Region, Rule, RuleSet};
 use crate::decision::{Reason, Removal};
@@ -68,7 +68,8 @@ struct Doc<'a> {
     /// Rules whose phrases match each line, sorted.
     hits: Vec<Vec<usize>>,
     verdicts: Vec<Option<Verdict>>,
-    region: Option<(usize, usize)>,
+    /// Stretches of main content, sorted and disjoint.
+    regions: Vec<(usize, usize)>,
 }
 
 pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
@@ -83,7 +84,7 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         verdicts: vec![None; lines.len()],
         lines,
         hits,
-        region: None,
+        regions: Vec::new(),
     };
     // Pass 1: rules that judge a line alone.
     for i in 0..doc.lines.len() {
@@ -100,7 +101,7 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
             _ => Taken::No,
         })
         .collect();
-    doc.region = main_region(&doc.lines, &taken, &params.region);
+    doc.regions = main_regions(&doc.lines, &taken, &params.region);
     // Pass 2: rules that look at the region and the neighbours, until nothing changes. Each
     // round sweeps forward and back, so a run of boilerplate spreads in one round whichever end
     // it starts from; a round that changes nothing ends the loop.
@@ -223,13 +224,15 @@ impl Doc<'_> {
             return false;
         }
         if let Some(region) = s.region {
-            let Some((first, last)) = self.region else {
+            let (Some(&(first, _)), Some(&(_, last))) = (self.regions.first(), self.regions.last())
+            else {
                 return false;
             };
-            let inside = (first..=last).contains(&i);
+            let inside = self.regions.iter().any(|&(a, b)| (a..=b).contains(&i));
             let ok = match region {
                 Region::Before => i < first,
                 Region::After => i > last,
+                Region::Between => !inside && i > first && i < last,
                 Region::Outside => !inside,
                 Region::Inside => inside,
             };

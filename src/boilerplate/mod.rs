@@ -53,6 +53,9 @@ pub struct BoilerplateConfig {
     pub region_gap_penalty: f64,
     /// What each line removed by a rule costs the region, in words of prose.
     pub region_rule_penalty: f64,
+    /// Another stretch of prose is content too when it scores at least this share of the main
+    /// one (0 to 1; 1 keeps only the main stretch).
+    pub region_secondary_share: f64,
 }
 
 impl Default for BoilerplateConfig {
@@ -69,6 +72,7 @@ impl Default for BoilerplateConfig {
             region_min_stopword_share: 0.25,
             region_gap_penalty: 3.0,
             region_rule_penalty: 40.0,
+            region_secondary_share: 0.3,
         }
     }
 }
@@ -84,6 +88,11 @@ impl BoilerplateConfig {
         if !(0.0..=1.0).contains(&self.repeated_min_share) {
             return Err(Error::usage(
                 "repeated-min-share is a share between 0 and 1",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.region_secondary_share) {
+            return Err(Error::usage(
+                "region-secondary-share is a share between 0 and 1",
             ));
         }
         if !(0.0..=1.0).contains(&self.region_min_stopword_share) {
@@ -126,6 +135,7 @@ impl Boilerplate {
                     min_stopword_share: config.region_min_stopword_share,
                     gap_penalty: config.region_gap_penalty,
                     rule_penalty: config.region_rule_penalty,
+                    secondary_share: config.region_secondary_share,
                 },
                 in_doc_repeat_min_words: config.in_doc_repeat_min_words,
                 repeated_max_words: config.repeated_max_words,

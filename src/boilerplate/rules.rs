@@ -53,6 +53,8 @@ pub enum PhraseMatch {
 pub enum Region {
     Before,
     After,
+    /// Between two stretches of main content.
+    Between,
     Outside,
     Inside,
 }
