@@ -1,5 +1,7 @@
 //! The `gleaner` command: parse flags, run, map errors to exit statuses.
 
+use std::io::Write;
+
 use clap::{CommandFactory, FromArgMatches};
 
 use gleaner::cli::{Cli, Command};
@@ -34,7 +36,6 @@ fn run_rules(args: &gleaner::cli::RulesArgs) -> gleaner::Result<()> {
     } else {
         gleaner::boilerplate::listing::render(&args.resolve()?)?
     };
-    use std::io::Write;
     std::io::stdout()
         .write_all(text.as_bytes())
         .map_err(|e| Error::io("<stdout>", e))
