@@ -311,7 +311,7 @@ fn bylines_and_update_stamps_become_metadata() {
     let reasons: Vec<String> = facts.removals.iter().map(|r| r.reason.name()).collect();
     assert_eq!(reasons, ["meta:byline", "meta:updated"]);
     assert_kept(&["By Friday, voters must register."]);
-    let text = format!("{PROSE}\nContributions From: Austin Palmer\nJuly 29, 2019\n{PROSE2}\n4/27/2021 at 11:02pm\n{PROSE}");
+    let text = format!("Contributions From: Austin Palmer\nJuly 29, 2019\n{PROSE}\n{PROSE2}\nReply\n4/27/2021 at 11:02pm");
     let facts = b.scan(&text);
     assert_eq!(
         facts.metadata,
@@ -324,8 +324,16 @@ fn bylines_and_update_stamps_become_metadata() {
     let reasons: Vec<String> = facts.removals.iter().map(|r| r.reason.name()).collect();
     assert_eq!(
         reasons,
-        ["meta:byline", "meta:date", "meta:date", "in-doc-repeat"]
+        [
+            "meta:byline",
+            "meta:date",
+            "rule:comment-widget",
+            "meta:date"
+        ]
     );
+    // Inside the article a date is a heading (a timeline): it stays.
+    let timeline = format!("{PROSE}\nMarch 3, 2022\n{PROSE2}");
+    assert!(b.scan(&timeline).removals.is_empty());
     assert_kept(&["July 29, 2019 was the hottest day on record in Paris, forecasters said."]);
 }
 
