@@ -51,6 +51,8 @@ pub struct EngineParams {
     pub in_doc_repeat_min_words: usize,
     /// Lines with at most this many words are counted for `repeated-line`.
     pub repeated_max_words: usize,
+    /// Short lines that read as sentences are never `repeated-line`.
+    pub repeated_keep_sentences: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -327,7 +329,12 @@ impl Doc<'_> {
                     removed = true;
                 }
             }
-            if line.words > 0 && line.words <= params.repeated_max_words {
+            // "He declined to comment." recurs across a news corpus and is still content.
+            let sentence = params.repeated_keep_sentences
+                && line.terminal
+                && line.words >= 3
+                && line.stopword_share >= params.region.min_stopword_share;
+            if line.words > 0 && line.words <= params.repeated_max_words && !sentence {
                 removed |= self.verdicts[i].is_some();
                 let hash = line_hash(line);
                 // Lines past 4 GiB into a text are counted but never removed as repeated.

@@ -45,6 +45,8 @@ pub struct BoilerplateConfig {
     pub repeated_min_docs: u64,
     /// ... if that is also at least this share of the corpus (0 to 1).
     pub repeated_min_share: f64,
+    /// Never count short lines that read as sentences (sentence punctuation, function words).
+    pub repeated_keep_sentences: bool,
     /// A prose line of the main-content region has at least this many words ...
     pub region_min_words: usize,
     /// ... and at least this share of function words.
@@ -68,6 +70,7 @@ impl Default for BoilerplateConfig {
             repeated_max_words: 10,
             repeated_min_docs: 3,
             repeated_min_share: 0.0,
+            repeated_keep_sentences: true,
             region_min_words: 12,
             region_min_stopword_share: 0.25,
             region_gap_penalty: 3.0,
@@ -139,6 +142,7 @@ impl Boilerplate {
                 },
                 in_doc_repeat_min_words: config.in_doc_repeat_min_words,
                 repeated_max_words: config.repeated_max_words,
+                repeated_keep_sentences: config.repeated_keep_sentences,
             },
             repeat: RepeatParams {
                 min_docs: config.repeated_min_docs,

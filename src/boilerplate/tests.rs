@@ -410,6 +410,15 @@ fn short_lines_in_enough_documents_go_everywhere_long_ones_stay() {
         // PROSE repeats too, but it is long: a near-duplicate matter, not boilerplate.
         assert_eq!(reasons, [(short, "repeated-line".to_string())]);
     }
+    // A short sentence repeated across documents is content.
+    let docs: Vec<String> = (0..3)
+        .map(|i| format!("{PROSE} Story {i}.\nHe declined to comment.\n{PROSE2} Again {i}."))
+        .collect();
+    let facts: Vec<DocFacts> = docs.iter().map(|d| b.scan(d)).collect();
+    let sentence_refs: Vec<&DocFacts> = facts.iter().collect();
+    let mut decisions = vec![DocDecision::default(); 3];
+    b.resolve(&sentence_refs, &mut decisions);
+    assert!(decisions.iter().all(|d| d.removals.is_empty()));
     // Two documents are not enough.
     let mut decisions = vec![DocDecision::default(); 2];
     b.resolve(&refs[..2], &mut decisions);
