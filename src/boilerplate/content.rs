@@ -40,66 +40,101 @@ pub enum Taken {
     Edge,
 }
 
+/// What a line adds to a stretch: its words when it reads as prose, a penalty otherwise.
+fn score(line: &Line, taken: Taken, params: &RegionParams) -> f64 {
+    match taken {
+        Taken::Edge => -params.rule_penalty,
+        Taken::No if is_prose(line, params) => line.words as f64,
+        _ => -params.gap_penalty,
+    }
+}
+
+/// A run of lines being built: first and last line, running score before and after it.
+struct Stretch {
+    start: usize,
+    end: usize,
+    low: f64,
+    high: f64,
+    /// The nearest earlier stretch whose `low` is below this one's.
+    lower: Option<usize>,
+}
+
 /// The stretches of main content as (first, last) line indexes into `lines`, sorted and
 /// disjoint; empty when the page has no prose at all. `taken[i]` says whether a rule already took
 /// line `i`.
+///
+/// The best-scoring run of lines is the main stretch; what is left on either side is searched
+/// the same way, and every run found that scores at least `secondary_share` of the main one is
+/// content too. These runs are the maximal scoring subsequences of Ruzzo and Tompa (1999), found
+/// here in one pass over the lines instead of one scan per run.
 pub fn main_regions(lines: &[Line], taken: &[Taken], params: &RegionParams) -> Vec<(usize, usize)> {
-    let Some((best, start, end)) = best_stretch(lines, taken, params, 0, lines.len()) else {
-        return Vec::new();
-    };
-    let mut regions = vec![(start, end)];
-    // The parts left on either side of each stretch found, searched the same way.
-    let mut rest = vec![(0, start), (end + 1, lines.len())];
-    while let Some((from, to)) = rest.pop() {
-        if from >= to {
+    let scores: Vec<f64> = lines
+        .iter()
+        .zip(taken)
+        .map(|(line, &t)| score(line, t, params))
+        .collect();
+    let runs = maximal_runs(&scores);
+    let best = runs.iter().map(|r| r.2).fold(0.0, f64::max);
+    let mut regions = Vec::new();
+    for (k, &(start, end, score)) in runs.iter().enumerate() {
+        if score < params.secondary_share * best {
             continue;
         }
-        if let Some((score, s, e)) = best_stretch(lines, taken, params, from, to) {
-            if score >= params.secondary_share * best {
-                regions.push((s, e));
-                rest.push((from, s));
-                rest.push((e + 1, to));
-            }
+        // Short sentences right after the last prose line ("He declined to comment.") close
+        // the article; they are not footer.
+        let limit = runs.get(k + 1).map_or(lines.len(), |next| next.0);
+        let mut end = end;
+        while end + 1 < limit && taken[end + 1] == Taken::No && is_sentence(&lines[end + 1], params)
+        {
+            end += 1;
         }
+        regions.push((start, end));
     }
-    regions.sort_unstable();
     regions
 }
 
-/// The highest-scoring run of lines within `from..to`: its score, first and last line.
-fn best_stretch(
-    lines: &[Line],
-    taken: &[Taken],
-    params: &RegionParams,
-    from: usize,
-    to: usize,
-) -> Option<(f64, usize, usize)> {
-    let mut best: Option<(f64, usize, usize)> = None;
-    let mut sum = 0.0;
-    let mut start = from;
-    for (i, line) in lines.iter().enumerate().take(to).skip(from) {
-        let score = match taken[i] {
-            Taken::Edge => -params.rule_penalty,
-            Taken::No if is_prose(line, params) => line.words as f64,
-            _ => -params.gap_penalty,
+/// The maximal scoring runs of `scores` (first, last, score), in order: the best run, then
+/// recursively the best runs of what is left on either side, as long as they score above 0.
+fn maximal_runs(scores: &[f64]) -> Vec<(usize, usize, f64)> {
+    let mut runs: Vec<Stretch> = Vec::new();
+    let mut total = 0.0;
+    for (i, &score) in scores.iter().enumerate() {
+        let before = total;
+        total += score;
+        if total <= before {
+            continue;
+        }
+        let mut run = Stretch {
+            start: i,
+            end: i,
+            low: before,
+            high: total,
+            lower: None,
         };
-        if sum <= 0.0 {
-            sum = 0.0;
-            start = i;
-        }
-        sum += score;
-        // Strictly greater: on a tie the earlier, shorter region wins, the same on every run.
-        if sum > 0.0 && best.is_none_or(|(b, _, _)| sum > b) {
-            best = Some((sum, start, i));
+        loop {
+            // The rightmost stretch that starts lower than this one.
+            let mut j = runs.len().checked_sub(1);
+            while let Some(k) = j.filter(|&k| runs[k].low >= run.low) {
+                j = runs[k].lower;
+            }
+            match j {
+                // It ends lower too: both belong to one longer stretch.
+                Some(k) if runs[k].high < run.high => {
+                    run.start = runs[k].start;
+                    run.low = runs[k].low;
+                    runs.truncate(k);
+                }
+                _ => {
+                    run.lower = j;
+                    runs.push(run);
+                    break;
+                }
+            }
         }
     }
-    let (score, start, mut end) = best?;
-    // Short sentences right after the last prose line ("He declined to comment.") close the
-    // article; they are not footer.
-    while end + 1 < to && taken[end + 1] == Taken::No && is_sentence(&lines[end + 1], params) {
-        end += 1;
-    }
-    Some((score, start, end))
+    runs.into_iter()
+        .map(|r| (r.start, r.end, r.high - r.low))
+        .collect()
 }
 
 /// A short line that still reads as a sentence: sentence punctuation and function words.
@@ -111,6 +146,45 @@ fn is_sentence(line: &Line, params: &RegionParams) -> bool {
 mod tests {
     use super::*;
     use crate::text::blocks;
+    use proptest::prelude::*;
+
+    /// The definition, run naively: the best run (maximum-subarray scan), then the same on
+    /// what is left on either side.
+    fn naive_runs(scores: &[f64], from: usize, to: usize, out: &mut Vec<(usize, usize, f64)>) {
+        let mut best: Option<(f64, usize, usize)> = None;
+        let (mut sum, mut start) = (0.0, from);
+        for (i, &s) in scores.iter().enumerate().take(to).skip(from) {
+            if sum <= 0.0 {
+                sum = 0.0;
+                start = i;
+            }
+            sum += s;
+            if sum > 0.0 && best.is_none_or(|(b, _, _)| sum > b) {
+                best = Some((sum, start, i));
+            }
+        }
+        if let Some((score, s, e)) = best {
+            naive_runs(scores, from, s, out);
+            out.push((s, e, score));
+            naive_runs(scores, e + 1, to, out);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_finds_the_runs_of_the_recursive_definition(
+            scores in proptest::collection::vec(-50.0f64..30.0, 0..60)
+        ) {
+            let mut expected = Vec::new();
+            naive_runs(&scores, 0, scores.len(), &mut expected);
+            let got = maximal_runs(&scores);
+            prop_assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                prop_assert_eq!((g.0, g.1), (e.0, e.1));
+                prop_assert!((g.2 - e.2).abs() < 1e-6);
+            }
+        }
+    }
 
     fn region(text: &str) -> Vec<(usize, usize)> {
         let lines: Vec<Line> = blocks(text)

@@ -230,7 +230,9 @@ impl Doc<'_> {
             else {
                 return false;
             };
-            let inside = self.regions.iter().any(|&(a, b)| (a..=b).contains(&i));
+            // The last stretch starting at or before `i` (they are sorted and disjoint).
+            let k = self.regions.partition_point(|&(a, _)| a <= i);
+            let inside = k > 0 && self.regions[k - 1].1 >= i;
             let ok = match region {
                 Region::Before => i < first,
                 Region::After => i > last,
