@@ -72,6 +72,9 @@ struct Doc<'a> {
     verdicts: Vec<Option<Verdict>>,
     /// Stretches of main content, sorted and disjoint.
     regions: Vec<(usize, usize)>,
+    /// For each `max-words` of a `short-run` rule: the length of the run of short lines each
+    /// line belongs to (0 for a line that is not short).
+    short_runs: Vec<(usize, Vec<u32>)>,
 }
 
 pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
@@ -81,12 +84,21 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         .map(|b| Line::new(text, b))
         .collect();
     let hits = lines.iter().map(|l| pattern_hits(rules, l)).collect();
+    let mut short_runs: Vec<(usize, Vec<u32>)> = Vec::new();
+    for rule in rules.rules.iter().filter(|r| r.enabled) {
+        if let (Some(_), Some(max_words)) = (rule.spec.short_run, rule.spec.max_words) {
+            if !short_runs.iter().any(|(m, _)| *m == max_words) {
+                short_runs.push((max_words, run_lengths(&lines, max_words)));
+            }
+        }
+    }
     let mut doc = Doc {
         text,
         verdicts: vec![None; lines.len()],
         lines,
         hits,
         regions: Vec::new(),
+        short_runs,
     };
     // Pass 1: rules that judge a line alone.
     for i in 0..doc.lines.len() {
@@ -120,6 +132,22 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         }
     }
     doc.facts(rules, params)
+}
+
+/// For each line, the length of the run of consecutive short lines (at most `max_words` words, no
+/// sentence punctuation) it belongs to; 0 for a line that is not short.
+fn run_lengths(lines: &[Line], max_words: usize) -> Vec<u32> {
+    let short = |l: &Line| l.words <= max_words && !l.terminal;
+    let mut lens = vec![0u32; lines.len()];
+    let mut i = 0;
+    while i < lines.len() {
+        let n = lines[i..].iter().take_while(|l| short(l)).count();
+        for len in &mut lens[i..i + n] {
+            *len = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        i += n.max(1);
+    }
+    lens
 }
 
 /// The rules whose phrases match `line`.
@@ -251,14 +279,9 @@ impl Doc<'_> {
             }
         }
         if let (Some(min_run), Some(max_words)) = (s.short_run, s.max_words) {
-            let short = |l: &Line| l.words <= max_words && !l.terminal;
-            let back = self.lines[..i]
-                .iter()
-                .rev()
-                .take_while(|l| short(l))
-                .count();
-            let ahead = self.lines[i..].iter().take_while(|l| short(l)).count();
-            if back + ahead < min_run {
+            let runs = self.short_runs.iter().find(|(m, _)| *m == max_words);
+            let len = runs.map_or(0, |(_, runs)| runs[i] as usize);
+            if len < min_run {
                 return false;
             }
         }
@@ -352,5 +375,22 @@ impl Doc<'_> {
         }
         facts.removals.sort_by_key(|r| (r.start, r.end));
         facts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_lengths_cover_whole_runs_of_short_lines() {
+        let text = "Home\nNews\nA sentence here.\nSport\nWeather\nCulture\nOne two three four";
+        let lines: Vec<Line> = blocks(text)
+            .into_iter()
+            .map(|b| Line::new(text, b))
+            .collect();
+        assert_eq!(run_lengths(&lines, 3), [2, 2, 0, 3, 3, 3, 0]);
+        assert_eq!(run_lengths(&lines, 4), [2, 2, 0, 4, 4, 4, 4]);
+        assert!(run_lengths(&[], 3).is_empty());
     }
 }
