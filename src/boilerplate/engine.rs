@@ -77,6 +77,8 @@ struct Doc<'a> {
     short_runs: Vec<(usize, Vec<u32>)>,
 }
 
+/// Judges every non-blank line of `text` with the enabled rules, the main-content region and
+/// in-document repeats.
 pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
     let lines: Vec<Line> = blocks(text)
         .into_iter()
