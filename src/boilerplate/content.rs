@@ -40,6 +40,11 @@ pub enum Taken {
     Edge,
 }
 
+/// A run of this many lines of at most `MENU_WORDS` words without sentence punctuation looks like
+/// a menu (the built-in `menu-run` rule uses the same shape).
+const MENU_LINES: usize = 5;
+const MENU_WORDS: usize = 3;
+
 /// What a line adds to a stretch: its words when it reads as prose, a penalty otherwise.
 fn score(line: &Line, taken: Taken, params: &RegionParams) -> f64 {
     match taken {
@@ -89,6 +94,24 @@ pub fn main_regions(lines: &[Line], taken: &[Taken], params: &RegionParams) -> V
             end += 1;
         }
         regions.push((start, end));
+    }
+    // When no rule took a line after the last stretch and nothing there looks like a menu, the
+    // page has no footer to speak of: what follows (a closing list, a table) is the article's
+    // end, as in text that is already clean.
+    if let Some(last) = regions.last_mut() {
+        let tail = &lines[last.1 + 1..];
+        let mut run = 0;
+        let menu_like = tail.iter().any(|l| {
+            run = if l.words <= MENU_WORDS && !l.terminal {
+                run + 1
+            } else {
+                0
+            };
+            run >= MENU_LINES
+        });
+        if !menu_like && taken[last.1 + 1..].iter().all(|&t| t == Taken::No) {
+            last.1 = lines.len() - 1;
+        }
     }
     regions
 }
@@ -187,12 +210,16 @@ mod tests {
     }
 
     fn region(text: &str) -> Vec<(usize, usize)> {
+        region_with(text, |_| Taken::No)
+    }
+
+    fn region_with(text: &str, taken: impl Fn(usize) -> Taken) -> Vec<(usize, usize)> {
         let lines: Vec<Line> = blocks(text)
             .into_iter()
             .filter(|b| !b.is_blank(text))
             .map(|b| Line::new(text, b))
             .collect();
-        let taken = vec![Taken::No; lines.len()];
+        let taken: Vec<Taken> = (0..lines.len()).map(taken).collect();
         let params = RegionParams {
             min_words: 8,
             min_stopword_share: 0.25,
@@ -211,13 +238,26 @@ mod tests {
         let text = format!(
             "Home\nNews\nSport\nWeather\nBridge to open in spring\n{PROSE}\nMayor Jane Doe\n{PROSE}\nShare\nContact us\nPrivacy\n© 2024 Example"
         );
-        assert_eq!(region(&text), [(5, 7)]);
+        // The footer's lines are what the rules take.
+        let footer = |i: usize| if i >= 8 { Taken::Edge } else { Taken::No };
+        assert_eq!(region_with(&text, footer), [(5, 7)]);
     }
 
     #[test]
     fn short_closing_sentences_stay_in_the_region() {
         let text = format!("Home\n{PROSE}\n{PROSE}\nHe declined to comment.\nIt is up to you.\nContact us\nIt is up to you.");
-        assert_eq!(region(&text), [(1, 4)]);
+        let taken = |i: usize| if i == 5 { Taken::Edge } else { Taken::No };
+        assert_eq!(region_with(&text, taken), [(1, 4)]);
+    }
+
+    #[test]
+    fn without_a_footer_the_text_after_the_last_stretch_stays() {
+        let text = format!("Home\n{PROSE}\n{PROSE}\nFlour\nSugar\nButter");
+        assert_eq!(region(&text), [(1, 5)]);
+        let menu = format!("Home\n{PROSE}\n{PROSE}\nNews\nSport\nWeather\nTravel\nCulture");
+        assert_eq!(region(&menu), [(1, 2)]);
+        let taken = |i: usize| if i == 5 { Taken::Edge } else { Taken::No };
+        assert_eq!(region_with(&text, taken), [(1, 2)]);
     }
 
     #[test]
@@ -230,12 +270,14 @@ mod tests {
         let menu = "Link\n".repeat(12);
         let text = format!("{PROSE}\n{PROSE}\n{PROSE}\n{PROSE}\n{menu}{PROSE}");
         assert_eq!(region(&text), [(0, 3)]);
+        // Text after the last stretch stays only when it does not look like a menu.
     }
 
     #[test]
     fn a_second_stretch_of_prose_counts_when_it_weighs_enough() {
         let menu = "Link\n".repeat(12);
         let text = format!("{PROSE}\n{PROSE}\n{PROSE}\n{menu}{PROSE}\n{PROSE}\nFooter");
-        assert_eq!(region(&text), [(0, 2), (15, 16)]);
+        let footer = |i: usize| if i == 17 { Taken::Edge } else { Taken::No };
+        assert_eq!(region_with(&text, footer), [(0, 2), (15, 16)]);
     }
 }
