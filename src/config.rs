@@ -41,6 +41,10 @@ pub struct Config {
     pub batch_bytes: usize,
     /// What to do with a record that cannot be read.
     pub on_error: OnError,
+    /// Write every text unchanged and attach the spans that cleaning would remove.
+    pub annotate_only: bool,
+    /// The boilerplate step (`[boilerplate]`).
+    pub boilerplate: crate::boilerplate::BoilerplateConfig,
 }
 
 impl Default for Config {
@@ -52,6 +56,8 @@ impl Default for Config {
             quiet: false,
             batch_bytes: 8 << 20,
             on_error: OnError::Stop,
+            annotate_only: false,
+            boilerplate: Default::default(),
         }
     }
 }
@@ -88,7 +94,7 @@ impl Config {
         if self.batch_bytes == 0 {
             return Err(Error::usage("batch-bytes must be at least 1"));
         }
-        Ok(())
+        self.boilerplate.validate()
     }
 
     /// The number of worker threads to start.
@@ -124,5 +130,24 @@ mod tests {
         let (line, msg) = Config::from_toml_str("quiet = true\ntext_feld = 1\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(msg.contains("unknown field"), "{msg}");
+    }
+
+    #[test]
+    fn the_boilerplate_section_has_its_own_keys() {
+        let c = Config::from_toml_str(
+            "annotate-only = true\n[boilerplate]\nrepeated-min-docs = 5\ndisable = [\"caption\"]\n",
+        )
+        .unwrap();
+        assert!(c.annotate_only);
+        assert_eq!(c.boilerplate.repeated_min_docs, 5);
+        assert_eq!(c.boilerplate.disable, ["caption"]);
+        assert_eq!(c.boilerplate.repeated_max_words, 10);
+        let (line, msg) =
+            Config::from_toml_str("[boilerplate]\nrepeated-min-docs = 5\nrepeat = 1\n")
+                .unwrap_err();
+        assert_eq!(line, 3);
+        assert!(msg.contains("unknown field"), "{msg}");
+        let c = Config::from_toml_str("[boilerplate]\nrepeated-min-docs = 1\n").unwrap();
+        assert!(c.validate().is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! The `gleaner` command: parse flags, run, map errors to exit statuses.
 
+use std::io::Write;
+
 use clap::{CommandFactory, FromArgMatches};
 
 use gleaner::cli::{Cli, Command};
@@ -24,6 +26,7 @@ fn main() {
                 .expect("clap matched the clean subcommand");
             run_clean(args, sub)
         }
+        Command::Rules(args) => run_rules(args),
     };
     if let Err(e) = result {
         if !matches!(e, Error::BrokenPipe) {
@@ -31,6 +34,17 @@ fn main() {
         }
         std::process::exit(e.exit_code());
     }
+}
+
+fn run_rules(args: &gleaner::cli::RulesArgs) -> gleaner::Result<()> {
+    let text = if args.builtin {
+        gleaner::boilerplate::RuleSet::builtin_source().to_string()
+    } else {
+        gleaner::boilerplate::listing::render(&args.resolve()?)?
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("<stdout>", e))
 }
 
 fn run_clean(args: &gleaner::cli::CleanArgs, matches: &clap::ArgMatches) -> gleaner::Result<()> {

@@ -66,6 +66,8 @@ pub struct DocScan {
     pub doc_id: DocId,
     pub id: String,
     pub len_code_points: usize,
+    /// Boilerplate facts (`None` when the step is off).
+    pub boilerplate: Option<crate::boilerplate::DocFacts>,
 }
 
 /// Runs `gleaner clean`.
@@ -85,6 +87,15 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         _ => None,
     };
     guard::check_outputs(&paths.inputs, &inputs, &outputs, folder)?;
+    let boilerplate = crate::boilerplate::Boilerplate::from_config(&config.boilerplate)?;
+    if config.annotate_only {
+        if let Some(input) = inputs.iter().find(|i| target.writes_text(i)) {
+            return Err(Error::usage(format!(
+                "--annotate-only attaches spans to JSONL records, but {} would be written as a text file; write to a .jsonl output instead",
+                input.display_name()
+            )));
+        }
+    }
     // stdin is read twice (scan, then apply), so it is kept in a temporary file meanwhile.
     let _spool = spool_stdin(&mut inputs)?;
 
@@ -92,7 +103,7 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         .num_threads(config.worker_threads())
         .build()
         .map_err(|e| Error::usage(format!("cannot start {} threads: {e}", config.threads)))?;
-    pool.install(|| Run::new(config, paths, &inputs, target).execute(started))
+    pool.install(|| Run::new(config, paths, &inputs, target, boilerplate.as_ref()).execute(started))
 }
 
 /// Copies JSONL from stdin into a temporary file that the stdin input then reads.
@@ -116,6 +127,7 @@ struct Run<'a> {
     inputs: &'a [InputFile],
     target: OutputTarget,
     fields: Fields,
+    boilerplate: Option<&'a crate::boilerplate::Boilerplate>,
 }
 
 impl<'a> Run<'a> {
@@ -124,6 +136,7 @@ impl<'a> Run<'a> {
         paths: &'a Paths,
         inputs: &'a [InputFile],
         target: OutputTarget,
+        boilerplate: Option<&'a crate::boilerplate::Boilerplate>,
     ) -> Self {
         let fields = Fields {
             text: config.text_field.clone(),
@@ -135,6 +148,7 @@ impl<'a> Run<'a> {
             inputs,
             target,
             fields,
+            boilerplate,
         }
     }
 
@@ -228,6 +242,7 @@ impl<'a> Run<'a> {
                 doc_id: doc.doc_id,
                 id: doc.id.clone(),
                 len_code_points: doc.text.chars().count(),
+                boilerplate: self.boilerplate.map(|b| b.scan(&doc.text)),
             },
             |_, batch| {
                 scans.extend(batch.into_iter().filter_map(|slot| match slot {
@@ -243,7 +258,14 @@ impl<'a> Run<'a> {
 
     fn resolve(&self, scans: Vec<DocScan>) -> (IdIndex, Vec<DocDecision>) {
         let mut ids = IdIndex::default();
-        let decisions = vec![DocDecision::default(); scans.len()];
+        let mut decisions = vec![DocDecision::default(); scans.len()];
+        if let Some(b) = self.boilerplate {
+            let facts: Vec<_> = scans
+                .iter()
+                .filter_map(|s| s.boilerplate.as_ref())
+                .collect();
+            b.resolve(&facts, &mut decisions);
+        }
         for scan in scans {
             ids.push(scan.doc_id, scan.id, scan.len_code_points);
         }
@@ -270,6 +292,7 @@ impl<'a> Run<'a> {
                     as_text: self.target.writes_text(input),
                     explain: want_explain,
                     rejected: want_rejected,
+                    annotate_only: self.config.annotate_only,
                     ids,
                 };
                 apply_document(doc, &decisions[doc.ordinal], &ctx)
