@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand};
 
-use crate::config::{Config, Paths};
+use crate::boilerplate::BoilerplateConfig;
+use crate::config::{Config, OnError, Paths};
 use crate::dedup::DedupConfig;
 use crate::error::Result;
 
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Clean a corpus: read INPUT..., write the clean corpus to OUTPUT.
     Clean(Box<CleanArgs>),
+    /// List the boilerplate rules: id, family, whether on, where defined, what each removes.
+    Rules(RulesArgs),
     /// Print the probability that two documents become LSH candidates at each Jaccard, to choose
     /// --bands and --rows.
     Lsh(LshArgs),
@@ -105,8 +108,13 @@ pub struct CleanArgs {
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
+    /// What to do with a record that cannot be read: stop with its FILE:LINE, or skip it (counted
+    /// in the report, written to --rejected).
+    #[arg(long, value_name = "WHAT", default_value_t = Config::default().on_error)]
+    pub on_error: OnError,
+
     /// Bytes read per batch handed to the workers.
-    #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes, hide = true)]
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes)]
     pub batch_bytes: usize,
 
     /// Tokens per shingle (w).
@@ -164,6 +172,67 @@ pub struct CleanArgs {
     /// Tokens a reused span needs to be reported.
     #[arg(long, value_name = "N", default_value_t = DedupConfig::default().reuse_min_tokens, help_heading = "Near duplicates")]
     pub reuse_min_tokens: usize,
+    /// Write every text unchanged and attach the spans cleaning would remove to each record
+    /// (`"gleaner": {"spans": [{"start", "end", "reason"}]}`, offsets in code points).
+    #[arg(long)]
+    pub annotate_only: bool,
+
+    /// Add the boilerplate rules of this TOML file (repeatable; after those of `--config`).
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Turn off a boilerplate rule or a whole family, by name (repeatable; see `gleaner rules`).
+    #[arg(long = "disable", value_name = "ID")]
+    pub disable: Vec<String>,
+
+    /// Skip the boilerplate step entirely.
+    #[arg(long)]
+    pub no_boilerplate: bool,
+
+    /// A line with at most this many words can be a repeated line.
+    #[arg(long, value_name = "N", default_value_t = BoilerplateConfig::default().repeated_max_words)]
+    pub repeated_max_words: usize,
+
+    /// A short line in at least this many documents is boilerplate everywhere ...
+    #[arg(long, value_name = "N", default_value_t = BoilerplateConfig::default().repeated_min_docs)]
+    pub repeated_min_docs: u64,
+
+    /// ... when that is also at least this share of the corpus (0 to 1).
+    #[arg(long, value_name = "SHARE", default_value_t = BoilerplateConfig::default().repeated_min_share)]
+    pub repeated_min_share: f64,
+}
+
+/// Flags of `gleaner rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Read `[boilerplate]` rules and disable lists from this TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Add the rules of this TOML file (repeatable), checking it.
+    #[arg(long = "rules", value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+
+    /// Show this rule or family as turned off (repeatable).
+    #[arg(long = "disable", value_name = "ID")]
+    pub disable: Vec<String>,
+
+    /// Print the built-in rule file (TOML), a starting point for your own.
+    #[arg(long, conflicts_with_all = ["rules", "disable", "config"])]
+    pub builtin: bool,
+}
+
+impl RulesArgs {
+    /// The boilerplate settings to list: the `--config` file's, plus the flags.
+    pub fn resolve(&self) -> Result<BoilerplateConfig> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_toml_file(path)?.boilerplate,
+            None => BoilerplateConfig::default(),
+        };
+        config.rules.extend(self.rules.iter().cloned());
+        config.disable.extend(self.disable.iter().cloned());
+        Ok(config)
+    }
 }
 
 /// Whether the user gave `id` on the command line (not just its default).
@@ -190,6 +259,24 @@ impl CleanArgs {
         flag!("threads", threads);
         flag!("quiet", quiet);
         flag!("batch_bytes", batch_bytes);
+        flag!("on_error", on_error);
+        flag!("annotate_only", annotate_only);
+        let bp = &mut config.boilerplate;
+        // Lists add to those of the config file.
+        bp.rules.extend(self.rules.iter().cloned());
+        bp.disable.extend(self.disable.iter().cloned());
+        if self.no_boilerplate {
+            bp.enabled = false;
+        }
+        if given(matches, "repeated_max_words") {
+            bp.repeated_max_words = self.repeated_max_words;
+        }
+        if given(matches, "repeated_min_docs") {
+            bp.repeated_min_docs = self.repeated_min_docs;
+        }
+        if given(matches, "repeated_min_share") {
+            bp.repeated_min_share = self.repeated_min_share;
+        }
         macro_rules! dedup_flag {
             ($id:literal, $field:ident) => {
                 if given(matches, $id) {
@@ -268,6 +355,53 @@ mod tests {
             "gleaner", "clean", "in.jsonl", "-o", "-", "--config", toml_arg,
         ]);
         assert_eq!(args.resolve(&m).unwrap().0.threads, 3);
+    }
+
+    #[test]
+    fn boilerplate_flags_add_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("gleaner.toml");
+        std::fs::write(
+            &toml,
+            "[boilerplate]\nrules = [\"a.toml\"]\ndisable = [\"caption\"]\nrepeated-min-docs = 7\n",
+        )
+        .unwrap();
+        let toml_arg = toml.to_str().unwrap();
+        let (args, m) = parse(&[
+            "gleaner",
+            "clean",
+            "in.jsonl",
+            "-o",
+            "-",
+            "--config",
+            toml_arg,
+            "--rules",
+            "b.toml",
+            "--disable",
+            "share",
+            "--annotate-only",
+        ]);
+        let (config, _) = args.resolve(&m).unwrap();
+        let bp = &config.boilerplate;
+        assert_eq!(bp.rules, [PathBuf::from("a.toml"), PathBuf::from("b.toml")]);
+        assert_eq!(bp.disable, ["caption", "share"]);
+        assert_eq!(bp.repeated_min_docs, 7);
+        assert!(config.annotate_only && bp.enabled);
+        let (args, m) = parse(&[
+            "gleaner",
+            "clean",
+            "in.jsonl",
+            "-o",
+            "-",
+            "--config",
+            toml_arg,
+            "--repeated-min-docs",
+            "4",
+            "--no-boilerplate",
+        ]);
+        let (config, _) = args.resolve(&m).unwrap();
+        assert_eq!(config.boilerplate.repeated_min_docs, 4);
+        assert!(!config.boilerplate.enabled);
     }
 
     #[test]

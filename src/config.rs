@@ -6,6 +6,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+/// What to do with a record that cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    /// Stop with exit status 1 and `FILE:LINE: what is wrong`.
+    Stop,
+    /// Skip the record, count it in the report and write it to `--rejected`.
+    Skip,
+}
+
+impl std::fmt::Display for OnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OnError::Stop => "stop",
+            OnError::Skip => "skip",
+        })
+    }
+}
+
 /// Every setting of `gleaner clean`. Field names are the TOML keys and the flag names.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -20,6 +39,12 @@ pub struct Config {
     pub quiet: bool,
     /// Bytes read per batch handed to the workers.
     pub batch_bytes: usize,
+    /// What to do with a record that cannot be read.
+    pub on_error: OnError,
+    /// Write every text unchanged and attach the spans that cleaning would remove.
+    pub annotate_only: bool,
+    /// The boilerplate step (`[boilerplate]`).
+    pub boilerplate: crate::boilerplate::BoilerplateConfig,
     /// Near-duplicate passages and documents (`[dedup]`).
     pub dedup: crate::dedup::DedupConfig,
 }
@@ -32,6 +57,9 @@ impl Default for Config {
             threads: 0,
             quiet: false,
             batch_bytes: 8 << 20,
+            on_error: OnError::Stop,
+            annotate_only: false,
+            boilerplate: Default::default(),
             dedup: crate::dedup::DedupConfig::default(),
         }
     }
@@ -69,6 +97,7 @@ impl Config {
         if self.batch_bytes == 0 {
             return Err(Error::usage("batch-bytes must be at least 1"));
         }
+        self.boilerplate.validate()?;
         self.dedup.validate()
     }
 
@@ -105,6 +134,25 @@ mod tests {
         let (line, msg) = Config::from_toml_str("quiet = true\ntext_feld = 1\n").unwrap_err();
         assert_eq!(line, 2);
         assert!(msg.contains("unknown field"), "{msg}");
+    }
+
+    #[test]
+    fn the_boilerplate_section_has_its_own_keys() {
+        let c = Config::from_toml_str(
+            "annotate-only = true\n[boilerplate]\nrepeated-min-docs = 5\ndisable = [\"caption\"]\n",
+        )
+        .unwrap();
+        assert!(c.annotate_only);
+        assert_eq!(c.boilerplate.repeated_min_docs, 5);
+        assert_eq!(c.boilerplate.disable, ["caption"]);
+        assert_eq!(c.boilerplate.repeated_max_words, 10);
+        let (line, msg) =
+            Config::from_toml_str("[boilerplate]\nrepeated-min-docs = 5\nrepeat = 1\n")
+                .unwrap_err();
+        assert_eq!(line, 3);
+        assert!(msg.contains("unknown field"), "{msg}");
+        let c = Config::from_toml_str("[boilerplate]\nrepeated-min-docs = 1\n").unwrap();
+        assert!(c.validate().is_err());
     }
 
     #[test]

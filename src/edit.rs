@@ -25,7 +25,23 @@ pub fn plan(text: &str, blocks: &[Block], mut removals: Vec<Removal>) -> Vec<Rem
     }
     widen_to_lines(text, blocks, &mut spans);
     absorb_blank_lines(text, blocks, &mut spans);
-    spans
+    make_disjoint(spans)
+}
+
+/// Widening can make a span reach over a neighbour (a removal inside a blank line it absorbed):
+/// the earlier span keeps the shared bytes.
+fn make_disjoint(mut spans: Vec<Removal>) -> Vec<Removal> {
+    spans.sort_by_key(|s| s.start);
+    let mut out: Vec<Removal> = Vec::with_capacity(spans.len());
+    for mut s in spans {
+        if let Some(last) = out.last() {
+            s.start = s.start.max(last.end);
+        }
+        if s.start < s.end {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// Removed bytes of `[from, to)`, given sorted disjoint spans starting the search at `*i`.
@@ -155,8 +171,8 @@ fn absorb_blank_lines(text: &str, blocks: &[Block], spans: &mut [Removal]) {
         let j = spans.partition_point(|s| s.end < block.start);
         if j < spans.len() && spans[j].end == block.start {
             spans[j].end = block.next;
-        } else if let Some(k) = spans.iter().position(|s| s.start == block.next) {
-            spans[k].start = block.start;
+        } else if j < spans.len() && spans[j].start == block.next {
+            spans[j].start = block.start;
         }
     }
 }
@@ -217,6 +233,36 @@ mod tests {
         let b = blocks(text);
         let spans = plan(text, &b, vec![rule(0, 17)]);
         assert_eq!(apply(text, &spans), "Defense Minister\nx");
+    }
+
+    #[test]
+    fn a_removal_inside_an_absorbed_blank_line_stays_disjoint() {
+        // Found by fuzzing: the form feed line is blank, removed, and absorbed by line 0's span.
+        let text = "\0\n\u{c}\n";
+        let b = blocks(text);
+        let spans = plan(text, &b, vec![rule(2, 3), rule(0, 1)]);
+        assert!(spans.windows(2).all(|w| w[0].end <= w[1].start));
+        assert_eq!(apply(text, &spans), "");
+    }
+
+    #[test]
+    fn a_million_lines_plan_in_linear_time() {
+        // Every other line removed, every line blank-separated: the worst case for absorbing.
+        let text = "content line\n\nboilerplate\n\n".repeat(250_000);
+        let b = blocks(&text);
+        assert_eq!(b.len(), 1_000_000);
+        let removals = b
+            .iter()
+            .skip(2)
+            .step_by(4)
+            .map(|x| rule(x.start, x.end))
+            .collect();
+        let spans = plan(&text, &b, removals);
+        let out = apply(&text, &spans);
+        // The text's own trailing blank line stays, as every other blank line between kept lines.
+        let expected = "content line\n\n".repeat(250_000);
+        let first_difference = out.bytes().zip(expected.bytes()).position(|(a, b)| a != b);
+        assert_eq!((first_difference, out.len()), (None, expected.len()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! compact facts, **resolve** those facts over the whole corpus deterministically, **apply** the
 //! decisions while writing the corpus in order.
 
+pub mod boilerplate;
 pub mod cli;
 pub mod config;
 pub mod corpus;

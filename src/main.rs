@@ -1,11 +1,19 @@
 //! The `gleaner` command: parse flags, run, map errors to exit statuses.
 
+use std::io::Write;
+
 use clap::{CommandFactory, FromArgMatches};
 
 use gleaner::cli::{Cli, Command};
 use gleaner::Error;
 
 fn main() {
+    // SIGINT/SIGTERM end the process without destructors: remove temporary outputs first.
+    let _ = ctrlc::set_handler(|| {
+        gleaner::corpus::atomic::remove_pending();
+        eprintln!("gleaner: interrupted; no output written");
+        std::process::exit(130);
+    });
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => e.exit(), // usage errors exit with 2, --help and --version with 0
@@ -18,6 +26,7 @@ fn main() {
                 .expect("clap matched the clean subcommand");
             run_clean(args, sub)
         }
+        Command::Rules(args) => run_rules(args),
         Command::Lsh(args) => args.table().map(|t| print!("{t}")),
     };
     if let Err(e) = result {
@@ -26,6 +35,17 @@ fn main() {
         }
         std::process::exit(e.exit_code());
     }
+}
+
+fn run_rules(args: &gleaner::cli::RulesArgs) -> gleaner::Result<()> {
+    let text = if args.builtin {
+        gleaner::boilerplate::RuleSet::builtin_source().to_string()
+    } else {
+        gleaner::boilerplate::listing::render(&args.resolve()?)?
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("<stdout>", e))
 }
 
 fn run_clean(args: &gleaner::cli::CleanArgs, matches: &clap::ArgMatches) -> gleaner::Result<()> {

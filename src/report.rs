@@ -10,6 +10,8 @@ use crate::config::Config;
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Counts {
     pub documents_read: u64,
+    /// Records that could not be read, skipped under `--on-error skip`.
+    pub records_skipped: u64,
     pub documents_written: u64,
     pub documents_dropped: u64,
     /// Dropped documents by reason (`near-dup-doc`, ...).
@@ -31,6 +33,7 @@ impl Counts {
     /// whatever the thread count.
     pub fn add(&mut self, other: &Counts) {
         self.documents_read += other.documents_read;
+        self.records_skipped += other.records_skipped;
         self.documents_written += other.documents_written;
         self.documents_dropped += other.documents_dropped;
         self.bytes_read += other.bytes_read;

@@ -209,7 +209,13 @@ fn no_doc_dedup_and_no_passages_keep_everything() {
     mixed_corpus(&input);
     let out = dir.path().join("out.jsonl");
     gleaner()
-        .args(["clean", "--quiet", "--no-doc-dedup", "--no-passages"])
+        .args([
+            "clean",
+            "--quiet",
+            "--no-doc-dedup",
+            "--no-passages",
+            "--no-boilerplate",
+        ])
         .arg(&input)
         .arg("-o")
         .arg(&out)

@@ -6,16 +6,54 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use std::sync::Mutex;
+
 use tempfile::TempPath;
 
 use super::input::Compression;
 use crate::error::{Error, Result};
+
+/// Temporary files of this process not yet renamed into place, for [`remove_pending`].
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary file for removal on interruption; unregisters it when dropped.
+pub struct PendingGuard(PathBuf);
+
+impl PendingGuard {
+    pub fn new(path: &Path) -> Self {
+        lock_pending().push(path.to_path_buf());
+        PendingGuard(path.to_path_buf())
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        let mut pending = lock_pending();
+        if let Some(i) = pending.iter().position(|p| *p == self.0) {
+            pending.swap_remove(i);
+        }
+    }
+}
+
+fn lock_pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A panic elsewhere must not stop the cleanup.
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Deletes every temporary file still pending: called on SIGINT/SIGTERM, which end the process
+/// without running destructors.
+pub fn remove_pending() {
+    for path in lock_pending().drain(..) {
+        let _ = std::fs::remove_file(path);
+    }
+}
 
 /// A file being written; becomes visible under its name through [`Staged::commit`].
 pub struct AtomicFile {
     path: PathBuf,
     temp: TempPath,
     encoder: Encoder,
+    guard: PendingGuard,
 }
 
 enum Encoder {
@@ -42,6 +80,7 @@ impl AtomicFile {
             .tempfile_in(&dir)
             .map_err(|e| Error::io(&dir, e))?;
         let (file, temp) = temp.into_parts();
+        let guard = PendingGuard::new(&temp);
         let buffered = BufWriter::with_capacity(1 << 20, file);
         let encoder = match compression {
             Compression::None => Encoder::Plain(buffered),
@@ -57,6 +96,7 @@ impl AtomicFile {
             path: path.to_path_buf(),
             temp,
             encoder,
+            guard,
         })
     }
 
@@ -89,6 +129,7 @@ impl AtomicFile {
         Ok(Staged {
             path,
             temp: self.temp,
+            _guard: self.guard,
         })
     }
 }
@@ -97,6 +138,7 @@ impl AtomicFile {
 pub struct Staged {
     path: PathBuf,
     temp: TempPath,
+    _guard: PendingGuard,
 }
 
 impl Staged {

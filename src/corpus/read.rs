@@ -36,7 +36,8 @@ impl DocId {
 
 /// One document, parsed.
 pub struct Document {
-    /// Position in corpus order, counting from 0 over all files.
+    /// Position in corpus order among the documents read, counting from 0 over all files
+    /// (set by the caller, which alone knows which records were skipped).
     pub ordinal: usize,
     pub doc_id: DocId,
     /// 1-based line of the record in its file (1 for text files).
@@ -62,7 +63,6 @@ pub struct RawBatch {
 }
 
 struct RawItem {
-    ordinal: usize,
     record_index: u64,
     line: u64,
     range: Range<usize>,
@@ -81,9 +81,8 @@ impl RawBatch {
         self.data.len()
     }
 
-    /// Parses every item in parallel. The first error in corpus order wins, so the message does
-    /// not depend on thread timing.
-    pub fn parse(&self, input: &InputFile, fields: &Fields) -> Result<Vec<Document>> {
+    /// Parses every item in parallel; one result per item, in order.
+    pub fn parse(&self, input: &InputFile, fields: &Fields) -> Vec<Result<Document>> {
         self.items
             .par_iter()
             .map(|item| {
@@ -96,6 +95,11 @@ impl RawBatch {
                 )
             })
             .collect()
+    }
+
+    /// The raw bytes of item `i`, for reporting a record that could not be read.
+    pub fn item_bytes(&self, i: usize) -> &[u8] {
+        &self.data[self.items[i].range.clone()]
     }
 }
 
@@ -118,7 +122,7 @@ fn parse_item(
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         return Ok(Document {
-            ordinal: item.ordinal,
+            ordinal: 0,
             doc_id,
             line: 1,
             id: text_id(&input.rel_path),
@@ -148,7 +152,7 @@ fn parse_item(
         .id(&fields.id)
         .unwrap_or_else(|| format!("{}:{}", input.rel_path.display(), item.line));
     Ok(Document {
-        ordinal: item.ordinal,
+        ordinal: 0,
         doc_id,
         line: item.line,
         id,
@@ -195,9 +199,8 @@ pub fn for_each_batch(
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Result<RawBatch>>(2);
         scope.spawn(move || {
-            let mut ordinal = 0usize;
             for (file_index, input) in inputs.iter().enumerate() {
-                let sent = read_file(input, file_index, batch_bytes, &mut ordinal, &mut |b| {
+                let sent = read_file(input, file_index, batch_bytes, &mut |b| {
                     tx.send(Ok(b)).is_ok()
                 });
                 match sent {
@@ -223,7 +226,6 @@ fn read_file(
     input: &InputFile,
     file_index: usize,
     batch_bytes: usize,
-    ordinal: &mut usize,
     send: &mut dyn FnMut(RawBatch) -> bool,
 ) -> Result<bool> {
     let name = input.display_name();
@@ -243,12 +245,10 @@ fn read_file(
             .read_to_end(&mut batch.data)
             .map_err(|e| Error::io(&input.path, e))?;
         batch.items.push(RawItem {
-            ordinal: *ordinal,
             record_index: 0,
             line: 1,
             range: 0..batch.data.len(),
         });
-        *ordinal += 1;
         return Ok(send(batch));
     }
     let mut batch = new_batch();
@@ -276,12 +276,10 @@ fn read_file(
             continue;
         }
         batch.items.push(RawItem {
-            ordinal: *ordinal,
             record_index,
             line: line_no,
             range: start..end,
         });
-        *ordinal += 1;
         record_index += 1;
         if batch.data.len() >= batch_bytes {
             let full = std::mem::replace(&mut batch, new_batch());
@@ -311,7 +309,9 @@ mod tests {
     fn read_all(inputs: &[InputFile]) -> Result<Vec<Document>> {
         let mut docs = Vec::new();
         for_each_batch(inputs, 64, |input, batch| {
-            docs.extend(batch.parse(input, &fields())?);
+            for doc in batch.parse(input, &fields()) {
+                docs.push(doc?);
+            }
             Ok(())
         })?;
         Ok(docs)
@@ -338,7 +338,6 @@ mod tests {
         let docs = read_all(&[a, b]).unwrap();
         assert_eq!(docs.len(), 51);
         assert!(docs.windows(2).all(|w| w[0].doc_id < w[1].doc_id));
-        assert!(docs.iter().enumerate().all(|(i, d)| d.ordinal == i));
         let last = &docs[50];
         assert_eq!(last.id, "b.jsonl:2");
         assert_eq!(last.doc_id, DocId::new(1, 0));

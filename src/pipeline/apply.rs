@@ -17,6 +17,8 @@ pub struct ApplyContext<'a> {
     pub as_text: bool,
     pub explain: bool,
     pub rejected: bool,
+    /// Write the text unchanged, with the spans (and any drop) attached to the record.
+    pub annotate_only: bool,
     /// Ids of all documents in corpus order, to name the sources of duplicates.
     pub ids: &'a IdIndex,
 }
@@ -100,6 +102,20 @@ pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext
             &mut applied.explain,
         );
     }
+    if ctx.annotate_only {
+        count_spans(counts, &spans);
+        if let Some(reason) = &drop {
+            counts
+                .dropped_by_reason
+                .insert(reason.name().to_string(), 1);
+        }
+        counts.documents_written = 1;
+        counts.bytes_written = text.len() as u64;
+        applied.written = true;
+        let note = annotation(text, &spans, drop.as_ref(), ctx);
+        write_annotated(doc, decision, note, ctx, &mut applied.output);
+        return applied;
+    }
     match &drop {
         Some(reason) => {
             counts.documents_dropped = 1;
@@ -114,14 +130,7 @@ pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext
         None => {
             counts.documents_written = 1;
             counts.bytes_written = cleaned.len() as u64;
-            for s in &spans {
-                let name = s.reason.name();
-                *counts
-                    .removed_bytes_by_reason
-                    .entry(name.clone())
-                    .or_default() += (s.end - s.start) as u64;
-                *counts.removed_spans_by_reason.entry(name).or_default() += 1;
-            }
+            count_spans(counts, &spans);
             applied.written = true;
             write_output(
                 doc,
@@ -134,6 +143,82 @@ pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext
         }
     }
     applied
+}
+
+fn count_spans(counts: &mut Counts, spans: &[Removal]) {
+    for s in spans {
+        let name = s.reason.name();
+        *counts
+            .removed_bytes_by_reason
+            .entry(name.clone())
+            .or_default() += (s.end - s.start) as u64;
+        *counts.removed_spans_by_reason.entry(name).or_default() += 1;
+    }
+}
+
+/// The `gleaner` field of an annotated record: `{"spans": [{"start", "end", "reason"}, ...]}` in
+/// code points of the text (as Python indexes strings), plus `"drop"` when the document would go.
+fn annotation(
+    text: &str,
+    spans: &[Removal],
+    drop: Option<&DropReason>,
+    ctx: &ApplyContext,
+) -> Value {
+    let mut cp = CodePoints::new(text);
+    let list = spans
+        .iter()
+        .map(|s| {
+            let mut span = Map::new();
+            span.insert("start".into(), Value::from(cp.at(s.start)));
+            span.insert("end".into(), Value::from(cp.at(s.end)));
+            span.insert("reason".into(), Value::String(s.reason.name()));
+            if let Some(src) = s.reason.source() {
+                if let Some(id) = ctx.ids.get(src.doc) {
+                    span.insert("source_id".into(), Value::String(id.to_string()));
+                }
+                span.insert("score".into(), score_value(src.score));
+            }
+            Value::Object(span)
+        })
+        .collect();
+    let mut note = Map::new();
+    note.insert("spans".into(), Value::Array(list));
+    if let Some(reason) = drop {
+        note.insert("drop".into(), rejected_value(reason, ctx));
+    }
+    Value::Object(note)
+}
+
+fn write_annotated(
+    doc: &Document,
+    decision: &DocDecision,
+    note: Value,
+    ctx: &ApplyContext,
+    out: &mut Vec<u8>,
+) {
+    match &doc.raw {
+        Some(raw) => {
+            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
+            record.write_with(
+                out,
+                ctx.text_field,
+                &doc.text,
+                &metadata_map(decision),
+                &[("gleaner", note)],
+            );
+        }
+        None => {
+            let mut record = Map::new();
+            record.insert("id".into(), Value::String(doc.id.clone()));
+            record.insert("text".into(), Value::String(doc.text.clone()));
+            if !decision.metadata.is_empty() {
+                record.insert("metadata".into(), Value::Object(metadata_map(decision)));
+            }
+            record.insert("gleaner".into(), note);
+            write_json(out, &Value::Object(record));
+        }
+    }
+    out.push(b'\n');
 }
 
 fn metadata_map(decision: &DocDecision) -> Map<String, Value> {

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 pub use apply::{apply_document, Applied, ApplyContext, IdIndex};
 
-use crate::config::{Config, Paths};
+use crate::config::{Config, OnError, Paths};
 use crate::corpus::atomic::{commit_all, AtomicFile};
 use crate::corpus::{
     discover, for_each_batch, guard, Compression, CorpusWriter, DocId, Document, Fields, InputFile,
@@ -29,11 +29,45 @@ pub struct Summary {
     pub timings: Timings,
 }
 
+/// One record of a batch: a document's mapped value, or a record that could not be read.
+enum Slot<T> {
+    Doc(T),
+    Bad(BadRecord),
+}
+
+/// A record skipped under `--on-error skip`.
+struct BadRecord {
+    message: String,
+    raw: String,
+}
+
+impl BadRecord {
+    fn new(error: Error, raw: &[u8]) -> Self {
+        BadRecord {
+            message: error.to_string(),
+            raw: String::from_utf8_lossy(raw).into_owned(),
+        }
+    }
+
+    /// The line written to `--rejected`: where it was, what was wrong, the record as text.
+    fn rejected_line(&self) -> Vec<u8> {
+        let mut line = serde_json::to_vec(&serde_json::json!({
+            "rejected": {"reason": "bad-record", "error": self.message},
+            "record": self.raw,
+        }))
+        .expect("serializing into memory");
+        line.push(b'\n');
+        line
+    }
+}
+
 /// The compact facts the scan step keeps about one document.
 pub struct DocScan {
     pub doc_id: DocId,
     pub id: String,
     pub len_code_points: usize,
+    /// Boilerplate facts (`None` when the step is off).
+    pub boilerplate: Option<crate::boilerplate::DocFacts>,
     /// Shingles, spans and signature for near-duplicate detection.
     pub dedup: crate::dedup::DocFacts,
 }
@@ -55,6 +89,15 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         _ => None,
     };
     guard::check_outputs(&paths.inputs, &inputs, &outputs, folder)?;
+    let boilerplate = crate::boilerplate::Boilerplate::from_config(&config.boilerplate)?;
+    if config.annotate_only {
+        if let Some(input) = inputs.iter().find(|i| target.writes_text(i)) {
+            return Err(Error::usage(format!(
+                "--annotate-only attaches spans to JSONL records, but {} would be written as a text file; write to a .jsonl output instead",
+                input.display_name()
+            )));
+        }
+    }
     // stdin is read twice (scan, then apply), so it is kept in a temporary file meanwhile.
     let _spool = spool_stdin(&mut inputs)?;
 
@@ -62,19 +105,22 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         .num_threads(config.worker_threads())
         .build()
         .map_err(|e| Error::usage(format!("cannot start {} threads: {e}", config.threads)))?;
-    pool.install(|| Run::new(config, paths, &inputs, target).execute(started))
+    pool.install(|| Run::new(config, paths, &inputs, target, boilerplate.as_ref()).execute(started))
 }
 
 /// Copies JSONL from stdin into a temporary file that the stdin input then reads.
-fn spool_stdin(inputs: &mut [InputFile]) -> Result<Option<tempfile::TempPath>> {
+fn spool_stdin(
+    inputs: &mut [InputFile],
+) -> Result<Option<(tempfile::TempPath, crate::corpus::atomic::PendingGuard)>> {
     let Some(input) = inputs.iter_mut().find(|i| i.kind == InputKind::Stdin) else {
         return Ok(None);
     };
     let mut temp = tempfile::NamedTempFile::new().map_err(|e| Error::io("<temporary file>", e))?;
+    let guard = crate::corpus::atomic::PendingGuard::new(temp.path());
     std::io::copy(&mut std::io::stdin().lock(), &mut temp).map_err(|e| Error::io("<stdin>", e))?;
     let path = temp.into_temp_path();
     input.path = path.to_path_buf();
-    Ok(Some(path))
+    Ok(Some((path, guard)))
 }
 
 struct Run<'a> {
@@ -83,6 +129,7 @@ struct Run<'a> {
     inputs: &'a [InputFile],
     target: OutputTarget,
     fields: Fields,
+    boilerplate: Option<&'a crate::boilerplate::Boilerplate>,
 }
 
 impl<'a> Run<'a> {
@@ -91,6 +138,7 @@ impl<'a> Run<'a> {
         paths: &'a Paths,
         inputs: &'a [InputFile],
         target: OutputTarget,
+        boilerplate: Option<&'a crate::boilerplate::Boilerplate>,
     ) -> Self {
         let fields = Fields {
             text: config.text_field.clone(),
@@ -102,6 +150,7 @@ impl<'a> Run<'a> {
             inputs,
             target,
             fields,
+            boilerplate,
         }
     }
 
@@ -141,18 +190,48 @@ impl<'a> Run<'a> {
         Ok(Summary { counts, timings })
     }
 
-    /// Parses a batch and maps its documents in parallel, in order.
+    /// Parses a batch and maps its documents in parallel, in order. A record that cannot be read
+    /// stops the run (the first in corpus order, so the message does not depend on timing) or,
+    /// with `--on-error skip`, comes through as [`Slot::Bad`].
     fn batches<T: Send>(
         &self,
         progress: &Progress,
         map: impl Fn(&InputFile, &Document) -> T + Sync,
-        mut consume: impl FnMut(usize, Vec<T>) -> Result<()>,
+        mut consume: impl FnMut(usize, Vec<Slot<T>>) -> Result<()>,
     ) -> Result<()> {
+        let mut next_ordinal = 0;
         for_each_batch(self.inputs, self.config.batch_bytes, |input, batch| {
-            let docs = batch.parse(input, &self.fields)?;
-            let out: Vec<T> = docs.par_iter().map(|d| map(input, d)).collect();
+            let mut docs = Vec::with_capacity(batch.len());
+            // In line order: `None` for a document (in `docs`), `Some` for a bad record.
+            let mut order = Vec::with_capacity(batch.len());
+            for (i, parsed) in batch.parse(input, &self.fields).into_iter().enumerate() {
+                match parsed {
+                    Ok(mut doc) => {
+                        doc.ordinal = next_ordinal;
+                        next_ordinal += 1;
+                        docs.push(doc);
+                        order.push(None);
+                    }
+                    Err(e) if self.config.on_error == OnError::Skip => {
+                        order.push(Some(BadRecord::new(e, batch.item_bytes(i))))
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let mut mapped = docs
+                .par_iter()
+                .map(|d| map(input, d))
+                .collect::<Vec<T>>()
+                .into_iter();
             progress.advance(docs.len(), batch.bytes());
-            consume(batch.file_index, out)
+            let slots = order
+                .into_iter()
+                .map(|bad| match bad {
+                    Some(bad) => Slot::Bad(bad),
+                    None => Slot::Doc(mapped.next().expect("one mapped value per document")),
+                })
+                .collect();
+            consume(batch.file_index, slots)
         })
     }
 
@@ -166,10 +245,14 @@ impl<'a> Run<'a> {
                 doc_id: doc.doc_id,
                 id: doc.id.clone(),
                 len_code_points: doc.text.chars().count(),
+                boilerplate: self.boilerplate.map(|b| b.scan(&doc.text)),
                 dedup: dedup.scan(&doc.text, &crate::text::blocks(&doc.text)),
             },
             |_, batch| {
-                scans.extend(batch);
+                scans.extend(batch.into_iter().filter_map(|slot| match slot {
+                    Slot::Doc(scan) => Some(scan),
+                    Slot::Bad(_) => None,
+                }));
                 Ok(())
             },
         )?;
@@ -180,6 +263,13 @@ impl<'a> Run<'a> {
     fn resolve(&self, scans: Vec<DocScan>) -> (IdIndex, Vec<DocDecision>) {
         let mut ids = IdIndex::default();
         let mut decisions = vec![DocDecision::default(); scans.len()];
+        if let Some(b) = self.boilerplate {
+            let facts: Vec<_> = scans
+                .iter()
+                .filter_map(|s| s.boilerplate.as_ref())
+                .collect();
+            b.resolve(&facts, &mut decisions);
+        }
         let (mut doc_ids, mut dedup) = (Vec::with_capacity(scans.len()), Vec::new());
         for scan in scans {
             ids.push(scan.doc_id, scan.id, scan.len_code_points);
@@ -210,6 +300,7 @@ impl<'a> Run<'a> {
                     as_text: self.target.writes_text(input),
                     explain: want_explain,
                     rejected: want_rejected,
+                    annotate_only: self.config.annotate_only,
                     ids,
                 };
                 apply_document(doc, &decisions[doc.ordinal], &ctx)
@@ -219,7 +310,17 @@ impl<'a> Run<'a> {
                     corpus.end_file(f)?;
                 }
                 next_unfinished = file_index;
-                for a in applied {
+                for slot in applied {
+                    let a = match slot {
+                        Slot::Doc(a) => a,
+                        Slot::Bad(bad) => {
+                            counts.records_skipped += 1;
+                            if let Some(file) = &mut rejected {
+                                file.write_all(&bad.rejected_line())?;
+                            }
+                            continue;
+                        }
+                    };
                     if a.written {
                         corpus.write(file_index, &a.output)?;
                     }

@@ -1,7 +1,7 @@
 //! One normal form for matching and hashing: NFKC, lower case, one form for quotes, apostrophes and
 //! dashes, runs of white space as one space, no white space at the ends.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// Maps the many quote, apostrophe and dash characters to one form each.
 pub fn unify_char(c: char) -> char {
@@ -35,6 +35,14 @@ pub fn normalize_into(line: &str, out: &mut String) {
     if line.is_ascii() {
         for c in line.chars() {
             push(c.to_ascii_lowercase(), out);
+        }
+    } else if is_nfkc_quick(line.chars()) == IsNormalized::Yes {
+        // Already in NFKC (most text is): skip the decomposition machinery.
+        for c in line.chars() {
+            let c = unify_char(c);
+            for l in c.to_lowercase() {
+                push(l, out);
+            }
         }
     } else {
         for c in line.nfkc() {

@@ -1,0 +1,239 @@
+//! What the rules look at in one line: its normal form (with a map back to the original bytes, so
+//! a matched prefix can be cut from the original) and its shape: words, stopwords, terminal
+//! punctuation.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::text::normalize::unify_char;
+use crate::text::Block;
+
+/// One non-blank line of a document, analysed.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The block in the original text.
+    pub block: Block,
+    /// The normal form: the same as [`crate::text::normalize`] for text in composed form (NFKC is
+    /// applied one character at a time, so that every output byte maps to an input character).
+    pub norm: String,
+    /// For each byte of `norm`, the original byte offset just past the character it came from.
+    ends: Vec<u32>,
+    /// For each byte of `norm`, the original byte offset of the character it came from.
+    starts: Vec<u32>,
+    /// Word tokens (`\w+` runs).
+    pub words: usize,
+    /// Share of the words that are common function words.
+    pub stopword_share: f64,
+    /// Ends like a sentence: `.`, `!`, `?`, `…` (closing quotes and brackets aside).
+    pub terminal: bool,
+}
+
+impl Line {
+    /// Analyses the line `block` of `text`.
+    pub fn new(text: &str, block: Block) -> Self {
+        let (norm, starts, ends) = normalize_mapped(text, block.start, block.end);
+        let (words, stops) = count_words(&norm);
+        let terminal = ends_like_sentence(&norm);
+        Line {
+            block,
+            norm,
+            ends,
+            starts,
+            words,
+            stopword_share: if words == 0 {
+                0.0
+            } else {
+                stops as f64 / words as f64
+            },
+            terminal,
+        }
+    }
+
+    /// The original byte offset where normalized byte `at` starts.
+    pub fn original_start(&self, at: usize) -> usize {
+        self.starts.get(at).map_or(self.block.end, |&s| s as usize)
+    }
+
+    /// The original byte offset just past the character that normalized byte `at - 1` came
+    /// from (the original end of a match that ends at `at`).
+    pub fn original_end(&self, at: usize) -> usize {
+        if at == 0 {
+            return self.block.start;
+        }
+        self.ends
+            .get(at - 1)
+            .map_or(self.block.end, |&e| e as usize)
+    }
+
+    /// The line without leading bullets and trailing punctuation, for whole-line comparisons.
+    pub fn core(&self) -> &str {
+        core_of(&self.norm)
+    }
+}
+
+/// A normalized line without leading bullets and trailing punctuation: "• Share:" is "share".
+pub fn core_of(norm: &str) -> &str {
+    norm.trim_start_matches(|c: char| c.is_whitespace() || is_bullet(c))
+        .trim_end_matches(|c: char| c.is_whitespace() || is_trailing_punct(c))
+}
+
+fn is_bullet(c: char) -> bool {
+    matches!(
+        c,
+        '•' | '·' | '◦' | '▪' | '▸' | '►' | '*' | '-' | '|' | '>' | '»' | '›'
+    )
+}
+
+fn is_trailing_punct(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '!'
+            | '?'
+            | ':'
+            | ';'
+            | ','
+            | '…'
+            | '|'
+            | '-'
+            | '>'
+            | '»'
+            | '›'
+            | '"'
+            | '\''
+            | '↓'
+            | '→'
+            | '❯'
+    )
+}
+
+/// Normalizes `text[start..end]` as [`crate::text::normalize`] does, keeping for every output byte
+/// the original span of the character it came from.
+fn normalize_mapped(text: &str, start: usize, end: usize) -> (String, Vec<u32>, Vec<u32>) {
+    let line = &text[start..end];
+    let mut out = String::with_capacity(line.len());
+    let mut starts = Vec::with_capacity(line.len());
+    let mut ends = Vec::with_capacity(line.len());
+    let mut pending_space = false;
+    let mut buf = [0u8; 4];
+    let mut push = |c: char, from: usize, to: usize, out: &mut String| {
+        if c.is_whitespace() {
+            pending_space = !out.is_empty();
+            return;
+        }
+        if pending_space {
+            out.push(' ');
+            starts.push(from as u32);
+            ends.push(from as u32);
+            pending_space = false;
+        }
+        let s = c.encode_utf8(&mut buf);
+        out.push_str(s);
+        for _ in 0..s.len() {
+            starts.push(from as u32);
+            ends.push(to as u32);
+        }
+    };
+    for (i, c) in line.char_indices() {
+        let from = start + i;
+        let to = from + c.len_utf8();
+        if c.is_ascii() {
+            push(c.to_ascii_lowercase(), from, to, &mut out);
+        } else {
+            for n in std::iter::once(c).nfkc() {
+                for l in unify_char(n).to_lowercase() {
+                    push(l, from, to, &mut out);
+                }
+            }
+        }
+    }
+    (out, starts, ends)
+}
+
+/// Words and stopwords of a normalized line.
+fn count_words(norm: &str) -> (usize, usize) {
+    let mut words = 0;
+    let mut stops = 0;
+    for w in norm
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| !w.is_empty())
+    {
+        words += 1;
+        if STOPWORDS.binary_search(&w).is_ok() {
+            stops += 1;
+        }
+    }
+    (words, stops)
+}
+
+/// Ends like a sentence, looking past closing quotes and brackets.
+pub fn ends_like_sentence(norm: &str) -> bool {
+    let trimmed = norm.trim_end_matches(['"', '\'', ')', ']', ' ']);
+    trimmed.ends_with(['.', '!', '?', '…'])
+}
+
+/// Common English function words, sorted (for binary search). Prose is dense with them; menus,
+/// captions and credits are not.
+const STOPWORDS: &[&str] = &[
+    "a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+    "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by", "can",
+    "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from",
+    "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how",
+    "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my", "no",
+    "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "out",
+    "over", "own", "said", "same", "says", "she", "should", "so", "some", "such", "than", "that",
+    "the", "their", "them", "then", "there", "these", "they", "this", "those", "through", "to",
+    "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
+    "while", "who", "whom", "why", "will", "with", "would", "you", "your",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{blocks, normalize};
+    use proptest::prelude::*;
+
+    fn line(t: &str) -> Line {
+        Line::new(t, blocks(t)[0])
+    }
+
+    #[test]
+    fn stopwords_are_sorted() {
+        assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn shape_of_prose_and_menus() {
+        let prose = line("Voters must register by Friday, the clerk said.");
+        assert_eq!(prose.words, 8);
+        assert!(prose.terminal);
+        assert!(prose.stopword_share > 0.2);
+        let menu = line("Weight Loss");
+        assert!(!menu.terminal);
+        assert_eq!(menu.stopword_share, 0.0);
+        assert!(line("He said “no.”").terminal);
+        assert_eq!(line("Read more: ").core(), "read more");
+        assert_eq!(line("• Share ›").core(), "share");
+        assert_eq!(line("READ MORE ↓").core(), "read more");
+    }
+
+    #[test]
+    fn maps_back_to_original_bytes() {
+        let t = "  Ａ’s  date 2022";
+        let l = line(t);
+        assert_eq!(l.norm, "a's date 2022");
+        let at = l.norm.find("date").unwrap();
+        assert_eq!(&t[l.original_start(at)..l.original_end(at + 4)], "date");
+        assert_eq!(&t[l.original_start(0)..l.original_end(1)], "Ａ");
+        assert_eq!(l.original_end(l.norm.len()), t.len());
+    }
+
+    proptest! {
+        #[test]
+        fn same_normal_form_as_text_normalize(s in "[a-zA-Z0-9 ’“”—\u{00A0}\t.,é]{0,30}") {
+            let s = s.replace('\n', " ");
+            let (norm, starts, ends) = normalize_mapped(&s, 0, s.len());
+            prop_assert_eq!(&norm, &normalize(&s));
+            prop_assert_eq!(starts.len(), norm.len());
+            prop_assert!(ends.iter().all(|&e| e as usize <= s.len()));
+        }
+    }
+}
