@@ -4,23 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+
+use common::{fixture, gleaner, read_jsonl};
 use serde_json::Value;
 
 fn seeds() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/seeds")
-}
-
-fn gleaner() -> Command {
-    Command::cargo_bin("gleaner").unwrap()
-}
-
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    fixture("seeds")
 }
 
 /// The boilerplate lines of the seeds, by document.

@@ -647,3 +647,126 @@ fn a_hundred_megabyte_document_goes_through() {
         .success();
     assert!(std::fs::read(&out).unwrap() == std::fs::read(&input).unwrap());
 }
+
+/// Every cleaning step turned off.
+const STEPS_OFF: [&str; 3] = ["--no-boilerplate", "--no-passages", "--no-doc-dedup"];
+
+#[test]
+fn with_every_step_off_the_output_is_the_input_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    // JSONL records, as they came (the seeds carry boilerplate and duplicates to remove).
+    let out = dir.path().join("seeds.jsonl");
+    let mut args = vec![
+        fixture("seeds.jsonl").to_str().unwrap().to_string(),
+        "-o".into(),
+    ];
+    args.push(out.to_str().unwrap().into());
+    args.extend(STEPS_OFF.iter().map(|s| s.to_string()));
+    clean_stdout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(fixture("seeds.jsonl")).unwrap());
+    // Text files into a folder: identical files.
+    let folder = dir.path().join("txt");
+    let mut args = vec![fixture("seeds").to_str().unwrap().to_string(), "-o".into()];
+    args.push(folder.to_str().unwrap().into());
+    args.extend(STEPS_OFF.iter().map(|s| s.to_string()));
+    clean_stdout(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    for name in listing(&fixture("seeds")) {
+        assert!(
+            std::fs::read(folder.join(&name)).unwrap()
+                == std::fs::read(fixture("seeds").join(&name)).unwrap(),
+            "{name} changed"
+        );
+    }
+}
+
+#[test]
+fn the_same_bytes_for_1_2_and_8_threads_and_for_repeated_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |threads: &str, n: usize| {
+        let out = dir.path().join(format!("out-{threads}-{n}.jsonl"));
+        let explain = dir.path().join(format!("explain-{threads}-{n}.jsonl"));
+        let rejected = dir.path().join(format!("rejected-{threads}-{n}.jsonl"));
+        clean_stdout(&[
+            &seeds(),
+            fixture("seeds.jsonl").to_str().unwrap(),
+            fixture("fields.jsonl").to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--explain",
+            explain.to_str().unwrap(),
+            "--rejected",
+            rejected.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--batch-bytes",
+            "500",
+        ]);
+        [out, explain, rejected].map(|p| std::fs::read(p).unwrap())
+    };
+    let first = run("1", 0);
+    // The seeds twice: the JSONL copies are dropped as near-copies of the text files.
+    assert!(!first[2].is_empty());
+    for (threads, n) in [("2", 0), ("8", 0), ("8", 1), ("1", 1)] {
+        assert!(
+            run(threads, n) == first,
+            "{threads} threads, run {n} differs"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_zstd_stream_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let zst = zstd(&std::fs::read(fixture("seeds.jsonl")).unwrap());
+    let input = dir.path().join("cut.jsonl.zst");
+    std::fs::write(&input, &zst[..zst.len() / 2]).unwrap();
+    let out = dir.path().join("out.jsonl");
+    gleaner()
+        .args([
+            "clean",
+            input.to_str().unwrap(),
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("cut.jsonl.zst:"));
+    assert_eq!(listing(dir.path()), ["cut.jsonl.zst"]);
+}
+
+#[test]
+fn a_document_of_a_million_lines_goes_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.jsonl");
+    let text: String = (0..1_000_000)
+        .map(|i| format!("Line {i} of a very long document.\n"))
+        .collect();
+    let record = serde_json::json!({"id": "long", "text": text}).to_string();
+    std::fs::write(&input, format!("{record}\n")).unwrap();
+    let report = dir.path().join("report.json");
+    let out = clean_stdout(&[
+        input.to_str().unwrap(),
+        "-o",
+        "-",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["documents_read"], 1);
+    // Whatever cleaning decided, every byte read is accounted for.
+    let removed: u64 = r["removed_bytes_by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        r["bytes_written"].as_u64().unwrap() + removed + r["bytes_dropped"].as_u64().unwrap(),
+        text.len() as u64
+    );
+    assert_eq!(
+        out.lines().count() as u64,
+        r["documents_written"].as_u64().unwrap()
+    );
+}

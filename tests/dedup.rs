@@ -2,19 +2,13 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+mod common;
+
+use common::{gleaner, read_jsonl};
 use serde_json::Value;
 
-fn gleaner() -> Command {
-    Command::cargo_bin("gleaner").unwrap()
-}
-
 fn explain_records(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    read_jsonl(path)
 }
 
 #[test]
