@@ -189,6 +189,39 @@ fn annotation(
     Value::Object(note)
 }
 
+/// Writes one JSONL record of `doc` with `text`, `metadata` merged in and an `extra` field: the
+/// input record rewritten (every other value keeps its bytes), or `{"id", "text", ...}` for a
+/// text file.
+fn write_record(
+    doc: &Document,
+    ctx: &ApplyContext,
+    text: &str,
+    metadata: &Map<String, Value>,
+    extra: Option<(&str, Value)>,
+    out: &mut Vec<u8>,
+) {
+    match &doc.raw {
+        Some(raw) => {
+            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
+            let extra: Vec<(&str, Value)> = extra.into_iter().collect();
+            record.write_with(out, ctx.text_field, text, metadata, &extra);
+        }
+        None => {
+            let mut record = Map::new();
+            record.insert("id".into(), Value::String(doc.id.clone()));
+            record.insert("text".into(), Value::String(text.to_string()));
+            if !metadata.is_empty() {
+                record.insert("metadata".into(), Value::Object(metadata.clone()));
+            }
+            if let Some((key, value)) = extra {
+                record.insert(key.into(), value);
+            }
+            write_json(out, &Value::Object(record));
+        }
+    }
+    out.push(b'\n');
+}
+
 fn write_annotated(
     doc: &Document,
     decision: &DocDecision,
@@ -196,29 +229,8 @@ fn write_annotated(
     ctx: &ApplyContext,
     out: &mut Vec<u8>,
 ) {
-    match &doc.raw {
-        Some(raw) => {
-            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
-            record.write_with(
-                out,
-                ctx.text_field,
-                &doc.text,
-                &metadata_map(decision),
-                &[("gleaner", note)],
-            );
-        }
-        None => {
-            let mut record = Map::new();
-            record.insert("id".into(), Value::String(doc.id.clone()));
-            record.insert("text".into(), Value::String(doc.text.clone()));
-            if !decision.metadata.is_empty() {
-                record.insert("metadata".into(), Value::Object(metadata_map(decision)));
-            }
-            record.insert("gleaner".into(), note);
-            write_json(out, &Value::Object(record));
-        }
-    }
-    out.push(b'\n');
+    let metadata = metadata_map(decision);
+    write_record(doc, ctx, &doc.text, &metadata, Some(("gleaner", note)), out);
 }
 
 fn metadata_map(decision: &DocDecision) -> Map<String, Value> {
@@ -244,23 +256,11 @@ fn write_output(
     match &doc.raw {
         // Unchanged records are written back byte for byte.
         Some(raw) if !changed && decision.metadata.is_empty() => {
-            out.extend_from_slice(raw.as_bytes())
+            out.extend_from_slice(raw.as_bytes());
+            out.push(b'\n');
         }
-        Some(raw) => {
-            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
-            record.write_with(out, ctx.text_field, cleaned, &metadata_map(decision), &[]);
-        }
-        None => {
-            let mut record = Map::new();
-            record.insert("id".into(), Value::String(doc.id.clone()));
-            record.insert("text".into(), Value::String(cleaned.to_string()));
-            if !decision.metadata.is_empty() {
-                record.insert("metadata".into(), Value::Object(metadata_map(decision)));
-            }
-            write_json(out, &Value::Object(record));
-        }
+        _ => write_record(doc, ctx, cleaned, &metadata_map(decision), None, out),
     }
-    out.push(b'\n');
 }
 
 fn rejected_value(reason: &DropReason, ctx: &ApplyContext) -> Value {
@@ -281,26 +281,14 @@ fn score_value(score: f64) -> Value {
 
 fn write_rejected(doc: &Document, reason: &DropReason, ctx: &ApplyContext, out: &mut Vec<u8>) {
     let why = rejected_value(reason, ctx);
-    match &doc.raw {
-        Some(raw) => {
-            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
-            record.write_with(
-                out,
-                ctx.text_field,
-                &doc.text,
-                &Map::new(),
-                &[("rejected", why)],
-            );
-        }
-        None => {
-            let mut record = Map::new();
-            record.insert("id".into(), Value::String(doc.id.clone()));
-            record.insert("text".into(), Value::String(doc.text.clone()));
-            record.insert("rejected".into(), why);
-            write_json(out, &Value::Object(record));
-        }
-    }
-    out.push(b'\n');
+    write_record(
+        doc,
+        ctx,
+        &doc.text,
+        &Map::new(),
+        Some(("rejected", why)),
+        out,
+    );
 }
 
 fn write_explain(
