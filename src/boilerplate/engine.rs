@@ -226,7 +226,7 @@ impl Doc<'_> {
                     else {
                         continue;
                     };
-                    let mut end = line.original_end(m.end());
+                    let mut end = line.original_end(self.text, m.end());
                     let rest = &self.text[end..line.block.end];
                     end += rest.len() - rest.trim_start().len();
                     self.verdicts[i] = Some(if end >= line.block.end {
@@ -300,7 +300,10 @@ impl Doc<'_> {
             Some((m.start(), m.end()))
         });
         let (from, to) = match span {
-            Some((s, e)) => (line.original_start(s), line.original_end(e)),
+            Some((s, e)) => (
+                line.original_start(self.text, s),
+                line.original_end(self.text, e),
+            ),
             None => (line.block.start, line.block.end),
         };
         self.text[from..to.max(from)].trim().to_string()

@@ -15,10 +15,6 @@ pub struct Line {
     /// The normal form: the same as [`crate::text::normalize`] for text in composed form (NFKC is
     /// applied one character at a time, so that every output byte maps to an input character).
     pub norm: String,
-    /// For each byte of `norm`, the original byte offset just past the character it came from.
-    ends: Vec<u32>,
-    /// For each byte of `norm`, the original byte offset of the character it came from.
-    starts: Vec<u32>,
     /// Word tokens (`\w+` runs).
     pub words: usize,
     /// Share of the words that are common function words.
@@ -30,14 +26,12 @@ pub struct Line {
 impl Line {
     /// Analyses the line `block` of `text`.
     pub fn new(text: &str, block: Block) -> Self {
-        let (norm, starts, ends) = normalize_mapped(text, block.start, block.end);
+        let norm = normalize_line(text, block.start, block.end, None);
         let (words, stops) = count_words(&norm);
         let terminal = ends_like_sentence(&norm);
         Line {
             block,
             norm,
-            ends,
-            starts,
             words,
             stopword_share: if words == 0 {
                 0.0
@@ -48,20 +42,33 @@ impl Line {
         }
     }
 
+    /// The map from normalized bytes back to `text` (the document the line is in): computed
+    /// only when a rule cuts a prefix or takes a value, which few lines need.
+    fn mapping(&self, text: &str) -> (Vec<u32>, Vec<u32>) {
+        let (mut starts, mut ends) = (Vec::new(), Vec::new());
+        normalize_line(
+            text,
+            self.block.start,
+            self.block.end,
+            Some((&mut starts, &mut ends)),
+        );
+        (starts, ends)
+    }
+
     /// The original byte offset where normalized byte `at` starts.
-    pub fn original_start(&self, at: usize) -> usize {
-        self.starts.get(at).map_or(self.block.end, |&s| s as usize)
+    pub fn original_start(&self, text: &str, at: usize) -> usize {
+        let (starts, _) = self.mapping(text);
+        starts.get(at).map_or(self.block.end, |&s| s as usize)
     }
 
     /// The original byte offset just past the character that normalized byte `at - 1` came
     /// from (the original end of a match that ends at `at`).
-    pub fn original_end(&self, at: usize) -> usize {
+    pub fn original_end(&self, text: &str, at: usize) -> usize {
         if at == 0 {
             return self.block.start;
         }
-        self.ends
-            .get(at - 1)
-            .map_or(self.block.end, |&e| e as usize)
+        let (_, ends) = self.mapping(text);
+        ends.get(at - 1).map_or(self.block.end, |&e| e as usize)
     }
 
     /// The line without leading bullets and trailing punctuation, for whole-line comparisons.
@@ -105,13 +112,16 @@ fn is_trailing_punct(c: char) -> bool {
     )
 }
 
-/// Normalizes `text[start..end]` as [`crate::text::normalize`] does, keeping for every output byte
-/// the original span of the character it came from.
-fn normalize_mapped(text: &str, start: usize, end: usize) -> (String, Vec<u32>, Vec<u32>) {
+/// Normalizes `text[start..end]` as [`crate::text::normalize`] does; with `map`, records for
+/// every output byte the original span (start, end) of the character it came from.
+fn normalize_line(
+    text: &str,
+    start: usize,
+    end: usize,
+    mut map: Option<(&mut Vec<u32>, &mut Vec<u32>)>,
+) -> String {
     let line = &text[start..end];
     let mut out = String::with_capacity(line.len());
-    let mut starts = Vec::with_capacity(line.len());
-    let mut ends = Vec::with_capacity(line.len());
     let mut pending_space = false;
     let mut buf = [0u8; 4];
     let mut push = |c: char, from: usize, to: usize, out: &mut String| {
@@ -121,15 +131,19 @@ fn normalize_mapped(text: &str, start: usize, end: usize) -> (String, Vec<u32>, 
         }
         if pending_space {
             out.push(' ');
-            starts.push(from as u32);
-            ends.push(from as u32);
+            if let Some((starts, ends)) = map.as_mut() {
+                starts.push(from as u32);
+                ends.push(from as u32);
+            }
             pending_space = false;
         }
         let s = c.encode_utf8(&mut buf);
         out.push_str(s);
-        for _ in 0..s.len() {
-            starts.push(from as u32);
-            ends.push(to as u32);
+        if let Some((starts, ends)) = map.as_mut() {
+            for _ in 0..s.len() {
+                starts.push(from as u32);
+                ends.push(to as u32);
+            }
         }
     };
     for (i, c) in line.char_indices() {
@@ -145,7 +159,7 @@ fn normalize_mapped(text: &str, start: usize, end: usize) -> (String, Vec<u32>, 
             }
         }
     }
-    (out, starts, ends)
+    out
 }
 
 /// Words and stopwords of a normalized line.
@@ -157,7 +171,7 @@ fn count_words(norm: &str) -> (usize, usize) {
         .filter(|w| !w.is_empty())
     {
         words += 1;
-        if STOPWORDS.binary_search(&w).is_ok() {
+        if is_stopword(w) {
             stops += 1;
         }
     }
@@ -170,8 +184,30 @@ pub fn ends_like_sentence(norm: &str) -> bool {
     trimmed.ends_with(['.', '!', '?', '…'])
 }
 
-/// Common English function words, sorted (for binary search). Prose is dense with them; menus,
-/// captions and credits are not.
+/// Whether `word` (lower case) is a common English function word; a `match` on the length first
+/// is several times faster than a binary search of the list.
+fn is_stopword(word: &str) -> bool {
+    macro_rules! words {
+        ($($w:literal),* $(,)?) => { matches!(word, $($w)|*) };
+    }
+    words!(
+        "a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
+        "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by",
+        "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
+        "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him",
+        "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more",
+        "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
+        "our", "ours", "out", "over", "own", "said", "same", "says", "she", "should", "so", "some",
+        "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
+        "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were",
+        "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
+        "you", "your",
+    )
+}
+
+/// Common English function words: prose is dense with them; menus, captions and credits are
+/// not. The list [`is_stopword`] matches, kept for its test.
+#[cfg(test)]
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
     "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by", "can",
@@ -196,8 +232,12 @@ mod tests {
     }
 
     #[test]
-    fn stopwords_are_sorted() {
+    fn stopwords_are_the_listed_words() {
         assert!(STOPWORDS.windows(2).all(|w| w[0] < w[1]));
+        assert!(STOPWORDS.iter().all(|w| is_stopword(w)));
+        for w in ["menu", "share", "azerbaijan", "", "thee", "theirs"] {
+            assert_eq!(is_stopword(w), STOPWORDS.contains(&w), "{w}");
+        }
     }
 
     #[test]
@@ -221,16 +261,21 @@ mod tests {
         let l = line(t);
         assert_eq!(l.norm, "a's date 2022");
         let at = l.norm.find("date").unwrap();
-        assert_eq!(&t[l.original_start(at)..l.original_end(at + 4)], "date");
-        assert_eq!(&t[l.original_start(0)..l.original_end(1)], "Ａ");
-        assert_eq!(l.original_end(l.norm.len()), t.len());
+        assert_eq!(
+            &t[l.original_start(t, at)..l.original_end(t, at + 4)],
+            "date"
+        );
+        assert_eq!(&t[l.original_start(t, 0)..l.original_end(t, 1)], "Ａ");
+        assert_eq!(l.original_end(t, l.norm.len()), t.len());
     }
 
     proptest! {
         #[test]
         fn same_normal_form_as_text_normalize(s in "[a-zA-Z0-9 ’“”—\u{00A0}\t.,é]{0,30}") {
             let s = s.replace('\n', " ");
-            let (norm, starts, ends) = normalize_mapped(&s, 0, s.len());
+            let (mut starts, mut ends) = (Vec::new(), Vec::new());
+            let norm = normalize_line(&s, 0, s.len(), Some((&mut starts, &mut ends)));
+            prop_assert_eq!(&norm, &normalize_line(&s, 0, s.len(), None));
             prop_assert_eq!(&norm, &normalize(&s));
             prop_assert_eq!(starts.len(), norm.len());
             prop_assert!(ends.iter().all(|&e| e as usize <= s.len()));
