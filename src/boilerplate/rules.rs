@@ -20,7 +20,7 @@
 
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -307,8 +307,10 @@ impl RuleSet {
             None
         } else {
             Some(
+                // A DFA: the phrase list is small and every line is searched (overlapping).
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
                     .build(&phrase_list)
                     .map_err(|e| Error::usage(format!("cannot build the phrase matcher: {e}")))?,
             )
