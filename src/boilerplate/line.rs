@@ -187,6 +187,9 @@ fn normalize_ascii(line: &str) -> String {
 
 /// Words and stopwords of a normalized line.
 fn count_words(norm: &str) -> (usize, usize) {
+    if norm.is_ascii() {
+        return count_words_ascii(norm);
+    }
     let mut words = 0;
     let mut stops = 0;
     for w in norm
@@ -195,6 +198,29 @@ fn count_words(norm: &str) -> (usize, usize) {
     {
         words += 1;
         if is_stopword(w) {
+            stops += 1;
+        }
+    }
+    (words, stops)
+}
+
+/// [`count_words`] for ASCII text: words are runs of letters, digits and `_`.
+fn count_words_ascii(norm: &str) -> (usize, usize) {
+    let bytes = norm.as_bytes();
+    let (mut words, mut stops) = (0, 0);
+    let mut i = 0;
+    while i < bytes.len() {
+        if !(bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            i += 1;
+        }
+        words += 1;
+        // Function words are 1 to 7 letters long; longer words need no lookup.
+        if i - start <= 7 && is_stopword(&norm[start..i]) {
             stops += 1;
         }
     }
@@ -298,6 +324,18 @@ mod tests {
             let (mut starts, mut ends) = (Vec::new(), Vec::new());
             let slow = normalize_line(&s, 0, s.len(), Some((&mut starts, &mut ends)));
             prop_assert_eq!(normalize_ascii(&s), slow);
+        }
+
+        #[test]
+        fn ascii_word_count_agrees(words in proptest::collection::vec("(the|of|a|x_1|said|Word|between|42|[a-z]{1,9})", 0..12), seps in "[ ,.;:!?'\"()-]{1,3}") {
+            let s = words.join(&seps).to_lowercase();
+            let mut words = 0;
+            let mut stops = 0;
+            for w in s.split(|c: char| !c.is_alphanumeric() && c != '_').filter(|w| !w.is_empty()) {
+                words += 1;
+                stops += usize::from(STOPWORDS.contains(&w));
+            }
+            prop_assert_eq!(count_words_ascii(&s), (words, stops));
         }
 
         #[test]
