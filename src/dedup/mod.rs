@@ -11,6 +11,7 @@
 
 pub mod docs;
 pub mod lsh;
+pub mod memory;
 pub mod minhash;
 pub mod passages;
 pub mod union_find;

@@ -12,7 +12,7 @@ use crate::corpus::DocId;
 use crate::decision::{DocDecision, Reason, Removal, Source};
 
 /// Hash-range partitions of the shingle space (a power of two), sorted in parallel.
-const PARTITIONS: usize = 64;
+pub const PARTITIONS: usize = 64;
 const PARTITION_SHIFT: u32 = 64 - PARTITIONS.trailing_zeros();
 /// Partitions are gathered in this many waves, so that only a share of all occurrences is held
 /// at once (an eighth: 2 bytes per occurrence on top of the 8 of the scan facts). A wave costs
@@ -237,6 +237,39 @@ impl PartitionOut {
                 .extend(occurrences.iter().map(|&(_, d, pos)| (d, pos, g)));
         }
         out
+    }
+}
+
+/// What the index of one hash-range partition holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionSample {
+    pub groups: u64,
+    pub postings: u64,
+    pub routes: u64,
+}
+
+/// Builds the index of the first hash-range partition alone and counts what it holds, as if no
+/// document had been dropped yet: a 64th of the whole index, for [`super::memory`].
+pub fn sample_partition(facts: &[DocFacts], max_docs: usize) -> PartitionSample {
+    let mut all: Vec<(u64, u32, u32)> = facts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, f)| {
+            f.shingles
+                .iter()
+                .enumerate()
+                .filter(|(_, &h)| h >> PARTITION_SHIFT == 0)
+                .map(move |(pos, &h)| (h, d as u32, pos as u32))
+        })
+        .collect();
+    all.par_sort_unstable();
+    let uncounted = vec![false; facts.len()];
+    let max_docs = max_docs.min(u32::MAX as usize) as u32;
+    let out = PartitionOut::from_sorted(&all, facts, &uncounted, max_docs);
+    PartitionSample {
+        groups: out.groups.len() as u64,
+        postings: out.postings.len() as u64,
+        routes: out.routes.len() as u64,
     }
 }
 
