@@ -51,9 +51,8 @@ impl Projection {
         if config.passages || config.explain_reuse {
             let sample = passages::sample_partition(facts, config.max_shingle_docs);
             let scale = PARTITIONS as u64;
-            // Groups are 16 bytes, postings 8; a routed occurrence is held twice over while it
-            // is sorted by document: 12 bytes as a route, 8 once placed.
-            p.index = scale * (sample.groups * 16 + sample.postings * 8 + sample.routes * 20);
+            // Groups are 16 bytes, postings 8, routed occurrences 12.
+            p.index = scale * (sample.groups * 16 + sample.postings * 8 + sample.routes * 12);
             // 16 bytes per occurrence of the wave, plus the growth slack of its pieces.
             p.wave = p.occurrences / WAVES as u64 * 20;
         }

@@ -45,9 +45,9 @@ pub struct Group {
 pub struct ShingleStats {
     groups: Vec<Group>,
     postings: Vec<(u32, u32)>,
-    /// (position in the document's shingles, group) of shared occurrences, by document, then
-    /// position; `doc_start[d]..doc_start[d + 1]` are document `d`'s.
-    shared: Vec<(u32, u32)>,
+    /// (document, position in the document's shingles, group) of shared occurrences, sorted;
+    /// `doc_start[d]..doc_start[d + 1]` are document `d`'s.
+    shared: Vec<(u32, u32, u32)>,
     doc_start: Vec<usize>,
     max_docs: u32,
 }
@@ -68,7 +68,9 @@ impl ShingleStats {
         let per_wave = PARTITIONS / WAVES;
         let mut groups = Vec::new();
         let mut postings = Vec::new();
-        let mut route_parts: Vec<Vec<(u32, u32, u32)>> = Vec::with_capacity(PARTITIONS);
+        // The routes of every partition, appended into one vector and sorted in place at the
+        // end: 12 bytes per shared occurrence, never a second copy.
+        let mut shared: Vec<(u32, u32, u32)> = Vec::new();
         for wave in 0..WAVES {
             let first_part = wave * per_wave;
             let chunks: Vec<Vec<Vec<(u64, u32, u32)>>> = facts
@@ -120,40 +122,19 @@ impl ShingleStats {
                     g
                 }));
                 postings.extend(out.postings);
-                let mut routes = out.routes;
-                for r in &mut routes {
-                    r.2 += g0;
-                }
-                routes.shrink_to_fit();
-                route_parts.push(routes);
+                shared.extend(out.routes.iter().map(|&(d, pos, g)| (d, pos, g + g0)));
             }
         }
-        // Counting sort by document, then each document's occurrences by position.
+        // A position has one shingle, so (document, position) is unique and the order is too.
+        shared.par_sort_unstable();
+        shared.shrink_to_fit();
         let mut doc_start = vec![0usize; facts.len() + 1];
-        for part in &route_parts {
-            for r in part {
-                doc_start[r.0 as usize + 1] += 1;
-            }
+        for r in &shared {
+            doc_start[r.0 as usize + 1] += 1;
         }
         for d in 0..facts.len() {
             doc_start[d + 1] += doc_start[d];
         }
-        let mut shared = vec![(0u32, 0u32); doc_start[facts.len()]];
-        let mut cursor = doc_start.clone();
-        for part in route_parts {
-            for (d, pos, g) in part {
-                shared[cursor[d as usize]] = (pos, g);
-                cursor[d as usize] += 1;
-            }
-        }
-        let mut slices = Vec::with_capacity(facts.len());
-        let mut rest = shared.as_mut_slice();
-        for d in 0..facts.len() {
-            let (mine, tail) = rest.split_at_mut(doc_start[d + 1] - doc_start[d]);
-            slices.push(mine);
-            rest = tail;
-        }
-        slices.into_par_iter().for_each(|s| s.sort_unstable());
         ShingleStats {
             groups,
             postings,
@@ -163,8 +144,8 @@ impl ShingleStats {
         }
     }
 
-    /// Document `d`'s shared occurrences: (position, group), by position.
-    fn shared_of(&self, d: u32) -> &[(u32, u32)] {
+    /// Document `d`'s shared occurrences: (document, position, group), by position.
+    fn shared_of(&self, d: u32) -> &[(u32, u32, u32)] {
         &self.shared[self.doc_start[d as usize]..self.doc_start[d as usize + 1]]
     }
 
@@ -324,11 +305,11 @@ fn block_groups<'a>(
     b: &BlockFacts,
 ) -> impl Iterator<Item = (u64, u32)> + 'a {
     let shared = stats.shared_of(d);
-    let mut k = shared.partition_point(|s| s.0 < b.first);
+    let mut k = shared.partition_point(|s| s.1 < b.first);
     (b.first..b.last).map(move |pos| {
-        let g = if k < shared.len() && shared[k].0 == pos {
+        let g = if k < shared.len() && shared[k].1 == pos {
             k += 1;
-            shared[k - 1].1
+            shared[k - 1].2
         } else {
             UNIQUE
         };
