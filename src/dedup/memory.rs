@@ -20,7 +20,7 @@ pub struct Projection {
     pub facts: u64,
     /// Bytes of the shingle index of the passage step (estimated).
     pub index: u64,
-    /// Bytes of the occurrences being sorted in one wave.
+    /// Bytes of the occurrences being sorted in one wave, with the index they make.
     pub wave: u64,
     /// Resident bytes of the process when projected (the facts, and what else the scan left:
     /// ids, boilerplate facts, allocator slack); 0 where unknown.
@@ -53,8 +53,9 @@ impl Projection {
             let scale = PARTITIONS as u64;
             // Groups are 16 bytes, postings 8, routed occurrences 12.
             p.index = scale * (sample.groups * 16 + sample.postings * 8 + sample.routes * 12);
-            // 16 bytes per occurrence of the wave, plus the growth slack of its pieces.
-            p.wave = p.occurrences / WAVES as u64 * 20;
+            // 16 bytes per occurrence of the wave, plus the growth slack of its pieces, plus
+            // the wave's share of the index, built before it joins the rest.
+            p.wave = p.occurrences / WAVES as u64 * 20 + p.index / WAVES as u64;
         }
         p
     }
