@@ -117,6 +117,11 @@ pub struct CleanArgs {
     #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes)]
     pub batch_bytes: usize,
 
+    /// Stop before the resolve step when it is projected to need more memory than this (bytes,
+    /// or with a K, M, G or T suffix); default 80% of the machine's memory.
+    #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bytes)]
+    pub max_memory: Option<u64>,
+
     /// Tokens per shingle (w).
     #[arg(long, value_name = "W", default_value_t = DedupConfig::default().shingle_size, help_heading = "Near duplicates")]
     pub shingle_size: usize,
@@ -259,6 +264,9 @@ impl CleanArgs {
         flag!("threads", threads);
         flag!("quiet", quiet);
         flag!("batch_bytes", batch_bytes);
+        if self.max_memory.is_some() {
+            config.max_memory = self.max_memory;
+        }
         flag!("on_error", on_error);
         flag!("annotate_only", annotate_only);
         let bp = &mut config.boilerplate;

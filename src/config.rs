@@ -39,6 +39,10 @@ pub struct Config {
     pub quiet: bool,
     /// Bytes read per batch handed to the workers.
     pub batch_bytes: usize,
+    /// A run whose resolve step is projected to need more memory than this stops before it
+    /// starts; absent: 80% of the machine's memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_memory: Option<u64>,
     /// What to do with a record that cannot be read.
     pub on_error: OnError,
     /// Write every text unchanged and attach the spans that cleaning would remove.
@@ -57,6 +61,7 @@ impl Default for Config {
             threads: 0,
             quiet: false,
             batch_bytes: 8 << 20,
+            max_memory: None,
             on_error: OnError::Stop,
             annotate_only: false,
             boilerplate: Default::default(),
@@ -101,6 +106,13 @@ impl Config {
         self.dedup.validate()
     }
 
+    /// The memory budget of a run: `max-memory`, or 80% of the machine's memory (none when
+    /// that cannot be read).
+    pub fn memory_budget(&self) -> Option<u64> {
+        self.max_memory
+            .or_else(|| total_memory().map(|m| m / 5 * 4))
+    }
+
     /// The number of worker threads to start.
     pub fn worker_threads(&self) -> usize {
         if self.threads == 0 {
@@ -109,6 +121,37 @@ impl Config {
             self.threads
         }
     }
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn total_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Parses a byte count: digits with an optional K, M, G or T suffix (powers of 1024).
+pub fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown unit `{c}` in `{text}` (use K, M, G or T)")),
+            };
+            (&text[..i], shift)
+        }
+        _ => (text, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a byte count such as 4000000000 or 4G"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 /// Where a run reads and writes, beside its settings.
@@ -123,6 +166,16 @@ pub struct Paths {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn byte_counts_take_binary_suffixes() {
+        assert_eq!(super::parse_bytes("1000"), Ok(1000));
+        assert_eq!(super::parse_bytes("4k"), Ok(4096));
+        assert_eq!(super::parse_bytes("3G"), Ok(3 << 30));
+        assert!(super::parse_bytes("3X").is_err());
+        assert!(super::parse_bytes("G").is_err());
+        assert!(super::parse_bytes("99999999999T").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -770,3 +770,48 @@ fn a_document_of_a_million_lines_goes_through() {
         r["documents_written"].as_u64().unwrap()
     );
 }
+
+/// A run projected over `--max-memory` stops before the resolve step, names the knob and leaves
+/// no output; within the budget, the projection is printed and the output is the usual one.
+#[test]
+fn max_memory_refuses_a_run_over_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.jsonl");
+    let input = fixture("seeds.jsonl");
+    gleaner()
+        .args([
+            "clean",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .args(["--max-memory", "1K"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("resolve projected at"))
+        .stderr(predicate::str::contains(
+            "more than --max-memory 1024 bytes; raise --max-memory",
+        ));
+    assert!(!out.exists(), "no output under its name after a refusal");
+    gleaner()
+        .args(["clean", input.to_str().unwrap(), "-o", "-", "-q"])
+        .args(["--max-memory", "1x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-memory"));
+    let within = gleaner()
+        .args(["clean", input.to_str().unwrap(), "-o", "-"])
+        .args(["--max-memory", "64G"])
+        .output()
+        .unwrap();
+    assert!(within.status.success());
+    let stderr = String::from_utf8_lossy(&within.stderr);
+    assert!(
+        stderr.contains("resolve projected at") && stderr.contains("--max-memory 65536 MiB"),
+        "{stderr}"
+    );
+    assert_eq!(
+        String::from_utf8(within.stdout).unwrap(),
+        clean_stdout(&[input.to_str().unwrap(), "-o", "-"])
+    );
+}

@@ -11,6 +11,7 @@
 
 pub mod docs;
 pub mod lsh;
+pub mod memory;
 pub mod minhash;
 pub mod passages;
 pub mod union_find;
@@ -243,6 +244,11 @@ impl Scanner {
                 facts.signature = m.signature(&facts.shingles);
             }
         }
+        // The facts live until the resolve step: growth slack (up to half of a vector that grew
+        // by doubling) would otherwise be held for every document of the corpus.
+        facts.shingles.shrink_to_fit();
+        facts.blocks.shrink_to_fit();
+        facts.shingle_spans.shrink_to_fit();
         facts
     }
 }

@@ -12,11 +12,12 @@ use crate::corpus::DocId;
 use crate::decision::{DocDecision, Reason, Removal, Source};
 
 /// Hash-range partitions of the shingle space (a power of two), sorted in parallel.
-const PARTITIONS: usize = 64;
+pub const PARTITIONS: usize = 64;
 const PARTITION_SHIFT: u32 = 64 - PARTITIONS.trailing_zeros();
 /// Partitions are gathered in this many waves, so that only a share of all occurrences is held
-/// at once.
-const WAVES: usize = 4;
+/// at once (an eighth: 2 bytes per occurrence on top of the 8 of the scan facts). A wave costs
+/// one more pass over the facts, which is cheap next to the sorts.
+pub const WAVES: usize = 8;
 /// Documents per unit of parallel work when gathering shingles.
 const CHUNK_DOCS: usize = 256;
 /// No shingle group: the shingle occurs in one document only.
@@ -44,9 +45,9 @@ pub struct Group {
 pub struct ShingleStats {
     groups: Vec<Group>,
     postings: Vec<(u32, u32)>,
-    /// (position in the document's shingles, group) of shared occurrences, by document, then
-    /// position; `doc_start[d]..doc_start[d + 1]` are document `d`'s.
-    shared: Vec<(u32, u32)>,
+    /// (document, position in the document's shingles, group) of shared occurrences, sorted;
+    /// `doc_start[d]..doc_start[d + 1]` are document `d`'s.
+    shared: Vec<(u32, u32, u32)>,
     doc_start: Vec<usize>,
     max_docs: u32,
 }
@@ -67,7 +68,9 @@ impl ShingleStats {
         let per_wave = PARTITIONS / WAVES;
         let mut groups = Vec::new();
         let mut postings = Vec::new();
-        let mut route_parts: Vec<Vec<(u32, u32, u32)>> = Vec::with_capacity(PARTITIONS);
+        // The routes of every partition, appended into one vector and sorted in place at the
+        // end: 12 bytes per shared occurrence, never a second copy.
+        let mut shared: Vec<(u32, u32, u32)> = Vec::new();
         for wave in 0..WAVES {
             let first_part = wave * per_wave;
             let chunks: Vec<Vec<Vec<(u64, u32, u32)>>> = facts
@@ -101,7 +104,12 @@ impl ShingleStats {
             let outs: Vec<PartitionOut> = by_part
                 .into_par_iter()
                 .map(|pieces| {
-                    let mut all = pieces.concat();
+                    // Each piece is freed as soon as it is copied, so a partition is not held
+                    // twice over.
+                    let mut all = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
+                    for piece in pieces {
+                        all.extend_from_slice(&piece);
+                    }
                     all.sort_unstable();
                     PartitionOut::from_sorted(&all, facts, uncounted, max_docs)
                 })
@@ -114,40 +122,19 @@ impl ShingleStats {
                     g
                 }));
                 postings.extend(out.postings);
-                let mut routes = out.routes;
-                for r in &mut routes {
-                    r.2 += g0;
-                }
-                routes.shrink_to_fit();
-                route_parts.push(routes);
+                shared.extend(out.routes.iter().map(|&(d, pos, g)| (d, pos, g + g0)));
             }
         }
-        // Counting sort by document, then each document's occurrences by position.
+        // A position has one shingle, so (document, position) is unique and the order is too.
+        shared.par_sort_unstable();
+        shared.shrink_to_fit();
         let mut doc_start = vec![0usize; facts.len() + 1];
-        for part in &route_parts {
-            for r in part {
-                doc_start[r.0 as usize + 1] += 1;
-            }
+        for r in &shared {
+            doc_start[r.0 as usize + 1] += 1;
         }
         for d in 0..facts.len() {
             doc_start[d + 1] += doc_start[d];
         }
-        let mut shared = vec![(0u32, 0u32); doc_start[facts.len()]];
-        let mut cursor = doc_start.clone();
-        for part in route_parts {
-            for (d, pos, g) in part {
-                shared[cursor[d as usize]] = (pos, g);
-                cursor[d as usize] += 1;
-            }
-        }
-        let mut slices = Vec::with_capacity(facts.len());
-        let mut rest = shared.as_mut_slice();
-        for d in 0..facts.len() {
-            let (mine, tail) = rest.split_at_mut(doc_start[d + 1] - doc_start[d]);
-            slices.push(mine);
-            rest = tail;
-        }
-        slices.into_par_iter().for_each(|s| s.sort_unstable());
         ShingleStats {
             groups,
             postings,
@@ -157,8 +144,8 @@ impl ShingleStats {
         }
     }
 
-    /// Document `d`'s shared occurrences: (position, group), by position.
-    fn shared_of(&self, d: u32) -> &[(u32, u32)] {
+    /// Document `d`'s shared occurrences: (document, position, group), by position.
+    fn shared_of(&self, d: u32) -> &[(u32, u32, u32)] {
         &self.shared[self.doc_start[d as usize]..self.doc_start[d as usize + 1]]
     }
 
@@ -234,6 +221,39 @@ impl PartitionOut {
     }
 }
 
+/// What the index of one hash-range partition holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionSample {
+    pub groups: u64,
+    pub postings: u64,
+    pub routes: u64,
+}
+
+/// Builds the index of the first hash-range partition alone and counts what it holds, as if no
+/// document had been dropped yet: a 64th of the whole index, for [`super::memory`].
+pub fn sample_partition(facts: &[DocFacts], max_docs: usize) -> PartitionSample {
+    let mut all: Vec<(u64, u32, u32)> = facts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, f)| {
+            f.shingles
+                .iter()
+                .enumerate()
+                .filter(|(_, &h)| h >> PARTITION_SHIFT == 0)
+                .map(move |(pos, &h)| (h, d as u32, pos as u32))
+        })
+        .collect();
+    all.par_sort_unstable();
+    let uncounted = vec![false; facts.len()];
+    let max_docs = max_docs.min(u32::MAX as usize) as u32;
+    let out = PartitionOut::from_sorted(&all, facts, &uncounted, max_docs);
+    PartitionSample {
+        groups: out.groups.len() as u64,
+        postings: out.postings.len() as u64,
+        routes: out.routes.len() as u64,
+    }
+}
+
 /// The earlier (document, block) with the most votes; ties go to the earliest.
 fn best_source(votes: &mut [(u32, u32)]) -> Option<((u32, u32), usize)> {
     votes.sort_unstable();
@@ -285,11 +305,11 @@ fn block_groups<'a>(
     b: &BlockFacts,
 ) -> impl Iterator<Item = (u64, u32)> + 'a {
     let shared = stats.shared_of(d);
-    let mut k = shared.partition_point(|s| s.0 < b.first);
+    let mut k = shared.partition_point(|s| s.1 < b.first);
     (b.first..b.last).map(move |pos| {
-        let g = if k < shared.len() && shared[k].0 == pos {
+        let g = if k < shared.len() && shared[k].1 == pos {
             k += 1;
-            shared[k - 1].1
+            shared[k - 1].2
         } else {
             UNIQUE
         };

@@ -387,3 +387,37 @@ fn shingle_set_of(v: &[u64]) -> Vec<u64> {
     s.dedup();
     s
 }
+
+/// The projection's sample is the first hash-range partition of the real index: with every
+/// shingle in that partition, it is the whole index, and the projection counts every occurrence.
+#[test]
+fn memory_projection_counts_the_facts_and_samples_the_index() {
+    let config = DedupConfig::default();
+    let texts = [
+        "one two three four five six seven eight nine ten eleven",
+        "zero one two three four five six seven eight nine ten",
+        "something else entirely with a few words of its own here",
+    ];
+    let facts: Vec<DocFacts> = texts
+        .iter()
+        .map(|t| Scanner::new(&config).scan(t, &crate::text::blocks(t)))
+        .collect();
+    let p = super::memory::Projection::of(&config, &facts);
+    let total: usize = facts.iter().map(|f| f.shingles.len()).sum();
+    assert_eq!(p.occurrences, total as u64);
+    assert_eq!(p.documents, 3);
+    assert!(p.facts >= 8 * p.occurrences);
+    assert!(p.peak() >= p.facts + p.index + p.wave);
+    // Moving every shingle into the first partition makes the sample the whole index: the
+    // 6 shingles the first two documents share, one group each, two routes and postings each.
+    let mut low = facts.clone();
+    for f in &mut low {
+        for h in &mut f.shingles {
+            *h >>= 8;
+        }
+    }
+    let sample = super::passages::sample_partition(&low, config.max_shingle_docs);
+    assert_eq!(sample.groups, 6);
+    assert_eq!(sample.routes, 12);
+    assert_eq!(sample.postings, 12);
+}

@@ -18,6 +18,7 @@ use crate::corpus::{
     InputKind, OutputTarget,
 };
 use crate::decision::DocDecision;
+use crate::dedup::memory::Projection;
 use crate::error::{Error, Result};
 use crate::report::{Counts, Report, Timings};
 use progress::Progress;
@@ -161,7 +162,7 @@ impl<'a> Run<'a> {
         timings.scan = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let (ids, decisions) = self.resolve(scans);
+        let (ids, decisions) = self.resolve(scans)?;
         timings.resolve = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
@@ -260,7 +261,7 @@ impl<'a> Run<'a> {
         Ok(scans)
     }
 
-    fn resolve(&self, scans: Vec<DocScan>) -> (IdIndex, Vec<DocDecision>) {
+    fn resolve(&self, scans: Vec<DocScan>) -> Result<(IdIndex, Vec<DocDecision>)> {
         let mut ids = IdIndex::default();
         let mut decisions = vec![DocDecision::default(); scans.len()];
         if let Some(b) = self.boilerplate {
@@ -276,8 +277,11 @@ impl<'a> Run<'a> {
             doc_ids.push(scan.doc_id);
             dedup.push(scan.dedup);
         }
+        if self.config.dedup.enabled() {
+            check_memory(self.config, &Projection::of(&self.config.dedup, &dedup))?;
+        }
         crate::dedup::resolve(&self.config.dedup, &doc_ids, &dedup, &mut decisions);
-        (ids, decisions)
+        Ok((ids, decisions))
     }
 
     fn apply(
@@ -350,6 +354,43 @@ impl<'a> Run<'a> {
         path.as_ref()
             .map(|p| AtomicFile::create(p, compression_of(p)))
             .transpose()
+    }
+}
+
+/// Prints the projected memory of the resolve step (unless `--quiet`) and stops the run when it
+/// is over the budget: better now, with advice, than killed by the system half-way.
+fn check_memory(config: &Config, projection: &Projection) -> Result<()> {
+    let budget = config.memory_budget();
+    let peak = projection.peak();
+    if !config.quiet {
+        eprintln!(
+            "gleaner: resolve projected at {} ({} shingles of {} documents: {} held, of which facts {}; shingle index {}, sorting {}){}",
+            mib(peak),
+            projection.occurrences,
+            projection.documents,
+            mib(projection.facts.max(projection.resident)),
+            mib(projection.facts),
+            mib(projection.index),
+            mib(projection.wave),
+            budget.map_or(String::new(), |b| format!("; --max-memory {}", mib(b))),
+        );
+    }
+    match budget {
+        Some(budget) if peak > budget => Err(Error::usage(format!(
+            "the resolve step is projected to need {}, more than --max-memory {}; raise --max-memory (default 80% of the machine's memory) or clean the corpus in parts",
+            mib(peak),
+            mib(budget)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A byte count for people: MiB, or bytes under one MiB.
+fn mib(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.0} MiB", bytes as f64 / (1 << 20) as f64)
     }
 }
 
