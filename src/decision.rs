@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
+
 use crate::corpus::DocId;
 
 /// An earlier document that a removed duplicate came from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     pub doc: DocId,
     /// Byte span in the source's text.
@@ -20,7 +22,7 @@ pub struct Source {
 }
 
 /// Why a span goes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Reason {
     /// A boilerplate rule matched (`rule:<id>`).
     Rule(Arc<str>),
@@ -61,7 +63,7 @@ impl Reason {
 }
 
 /// A byte span `[start, end)` of the original text and why it goes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Removal {
     pub start: usize,
     pub end: usize,
@@ -69,7 +71,7 @@ pub struct Removal {
 }
 
 /// Why a whole document goes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DropReason {
     /// A near-copy of an earlier document (the kept root of its cluster).
     NearDupDoc { source: DocId, score: f64 },
@@ -98,7 +100,7 @@ impl DropReason {
 }
 
 /// Everything decided about one document before the corpus is written.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DocDecision {
     pub removals: Vec<Removal>,
     pub drop: Option<DropReason>,

@@ -24,7 +24,7 @@ pub fn line_hash(line: &Line) -> u64 {
 
 /// A short line that the resolve step may remove as repeated (16 bytes: scans of large corpora
 /// keep one per short line).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ShortLine {
     pub hash: u64,
     /// Byte span of the line in the original text.
@@ -33,7 +33,7 @@ pub struct ShortLine {
 }
 
 /// What the scan step keeps about one document.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DocFacts {
     pub removals: Vec<Removal>,
     pub metadata: Vec<(String, String)>,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// How a JSONL file is compressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Compression {
     None,
     Gzip,
@@ -24,7 +24,7 @@ impl Compression {
 }
 
 /// What one input holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InputKind {
     /// One document per file.
     Text,
@@ -35,7 +35,7 @@ pub enum InputKind {
 }
 
 /// One input file, in corpus order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InputFile {
     /// Where to read it (`-` for stdin).
     pub path: PathBuf,

@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 
 /// A document's place in the corpus: (file index, record index) packed in a u64, so that
 /// comparing DocIds compares corpus order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct DocId(pub u64);
 
 impl DocId {

@@ -14,39 +14,52 @@ use crate::decision::{DocDecision, DropReason};
 /// for the buckets of near-copies, a bounded number for the rare huge bucket.
 const BUCKET_WINDOW: usize = 32;
 
+/// A document's LSH band keys: (key, band). A band's key is the hash of its rows (equal rows,
+/// equal keys; a rare collision only adds a candidate, which verification rejects).
+pub fn band_keys(signature: &[u32], bands: usize, rows: usize) -> Vec<(u64, u32)> {
+    if signature.is_empty() {
+        return Vec::new();
+    }
+    let mut bytes = Vec::with_capacity(4 * rows);
+    (0..bands)
+        .map(|band| {
+            bytes.clear();
+            for v in &signature[band * rows..(band + 1) * rows] {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+            (xxh3_64_with_seed(&bytes, band as u64), band as u32)
+        })
+        .collect()
+}
+
+/// Candidate pairs (earlier, later) of documents from sorted (key, band, document) entries:
+/// documents in one bucket (same key of the same band) pair up. Not yet distinct.
+pub fn pairs_from_sorted(keys: &[(u64, u32, u32)]) -> Vec<(u32, u32)> {
+    let mut pairs = Vec::new();
+    for bucket in keys.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        for (i, a) in bucket.iter().enumerate() {
+            for b in bucket.iter().skip(i + 1).take(BUCKET_WINDOW) {
+                pairs.push((a.2, b.2));
+            }
+        }
+    }
+    pairs
+}
+
 /// Candidate pairs (earlier, later) of document ordinals: documents that agree on all rows of
 /// at least one band. Sorted and distinct.
 pub fn candidates(facts: &[DocFacts], bands: usize, rows: usize) -> Vec<(u32, u32)> {
-    let mut pairs: Vec<(u32, u32)> = (0..bands)
-        .into_par_iter()
-        .flat_map_iter(|band| {
-            // A band's key: the hash of its rows (equal rows, equal keys; a rare collision only
-            // adds a candidate, which verification rejects).
-            let mut bytes = Vec::with_capacity(4 * rows);
-            let mut keys: Vec<(u64, u32)> = facts
-                .iter()
-                .enumerate()
-                .filter(|(_, f)| !f.signature.is_empty())
-                .map(|(d, f)| {
-                    bytes.clear();
-                    for v in &f.signature[band * rows..(band + 1) * rows] {
-                        bytes.extend_from_slice(&v.to_le_bytes());
-                    }
-                    (xxh3_64_with_seed(&bytes, band as u64), d as u32)
-                })
-                .collect();
-            keys.sort_unstable();
-            let mut pairs = Vec::new();
-            for bucket in keys.chunk_by(|a, b| a.0 == b.0) {
-                for (i, a) in bucket.iter().enumerate() {
-                    for b in bucket.iter().skip(i + 1).take(BUCKET_WINDOW) {
-                        pairs.push((a.1, b.1));
-                    }
-                }
-            }
-            pairs
+    let mut keys: Vec<(u64, u32, u32)> = facts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, f)| {
+            band_keys(&f.signature, bands, rows)
+                .into_iter()
+                .map(move |(k, band)| (k, band, d as u32))
         })
         .collect();
+    keys.par_sort_unstable();
+    let mut pairs = pairs_from_sorted(&keys);
     pairs.par_sort_unstable();
     pairs.dedup();
     pairs
@@ -98,16 +111,33 @@ pub fn decide(
     decisions: &mut [DocDecision],
 ) {
     let pairs = candidates(facts, config.bands, config.rows);
+    let drops = verified_drops(config, facts.len(), &pairs, |d| {
+        shingle_set(&facts[d as usize])
+    });
+    for (d, root, score) in drops {
+        decisions[d as usize].drop = Some(DropReason::NearDupDoc {
+            source: doc_ids[root as usize],
+            score,
+        });
+    }
+}
+
+/// From sorted distinct candidate pairs: (document, the root it joins, score) of every document
+/// that verified pairs join to an earlier one, by document. `set_of` gives a document's sorted
+/// distinct shingles.
+pub fn verified_drops(
+    config: &DedupConfig,
+    documents: usize,
+    pairs: &[(u32, u32)],
+    set_of: impl Fn(u32) -> Vec<u64> + Sync,
+) -> Vec<(u32, u32, f64)> {
     if pairs.is_empty() {
-        return;
+        return Vec::new();
     }
     let mut involved: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
     involved.par_sort_unstable();
     involved.dedup();
-    let sets: Vec<Vec<u64>> = involved
-        .par_iter()
-        .map(|&d| shingle_set(&facts[d as usize]))
-        .collect();
+    let sets: Vec<Vec<u64>> = involved.par_iter().map(|&d| set_of(d)).collect();
     let set_of = |d: u32| -> &[u64] {
         let i = involved.binary_search(&d).expect("an involved document");
         &sets[i]
@@ -117,28 +147,19 @@ pub fn decide(
         .copied()
         .filter(|&(a, b)| is_duplicate(config, set_of(a), set_of(b)))
         .collect();
-    let mut uf = UnionFind::new(facts.len());
+    let mut uf = UnionFind::new(documents);
     for &(a, b) in &verified {
         uf.union(a, b);
     }
-    let drops: Vec<(usize, DropReason)> = involved
+    involved
         .par_iter()
         .filter_map(|&d| {
             let root = uf.root(d);
             (root != d).then(|| {
                 let (member, kept) = (set_of(d), set_of(root));
                 let score = intersection(kept, member) as f64 / member.len().max(1) as f64;
-                (
-                    d as usize,
-                    DropReason::NearDupDoc {
-                        source: doc_ids[root as usize],
-                        score,
-                    },
-                )
+                (d, root, score)
             })
         })
-        .collect();
-    for (d, reason) in drops {
-        decisions[d].drop = Some(reason);
-    }
+        .collect()
 }

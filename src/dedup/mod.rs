@@ -11,11 +11,11 @@
 
 pub mod docs;
 pub mod lsh;
-pub mod memory;
 pub mod minhash;
 pub mod passages;
 pub mod union_find;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::corpus::DocId;
@@ -127,7 +127,7 @@ impl DedupConfig {
 }
 
 /// One block of a document as the resolve step sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockFacts {
     /// Byte span of the block's visible text.
     pub start: usize,
@@ -142,7 +142,7 @@ pub struct BlockFacts {
 }
 
 /// Where a shingle's tokens are in its document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShingleSpan {
     pub start: u32,
     pub end: u32,
@@ -152,7 +152,7 @@ pub struct ShingleSpan {
 
 /// What the scan step keeps about one document for near-duplicate detection: hashes and spans,
 /// not text.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DocFacts {
     /// Blocks with at least one token, in order.
     pub blocks: Vec<BlockFacts>,
@@ -254,7 +254,9 @@ impl Scanner {
 }
 
 /// Fills `decisions` (indexed by corpus ordinal) with near-duplicate passage removals, reuse
-/// annotations and document drops. `doc_ids[i]` and `facts[i]` belong to ordinal `i`.
+/// annotations and document drops, all in memory: the composition of the stage functions that
+/// `gleaner clean` and the sharded stages run over files. `doc_ids[i]` and `facts[i]` belong to
+/// ordinal `i`.
 pub fn resolve(
     config: &DedupConfig,
     doc_ids: &[DocId],
@@ -264,44 +266,90 @@ pub fn resolve(
     if !config.enabled() || facts.is_empty() {
         return;
     }
-    // Ordinals, shingle positions and block numbers are kept in 32 bits.
-    assert!(
-        facts.len() < u32::MAX as usize,
-        "near-duplicate detection handles fewer than 2^32 documents per run"
-    );
     if config.doc_dedup {
         docs::decide(config, doc_ids, facts, decisions);
     }
-    let mut removed_share = vec![None; facts.len()];
     if config.passages || config.explain_reuse {
-        // Near-copies already dropped are earlier text like any other, but do not count towards
-        // document frequency: syndicated copies of a story do not make its phrases common.
-        let dropped: Vec<bool> = decisions.iter().map(|d| d.drop.is_some()).collect();
-        let stats = passages::ShingleStats::build(facts, &dropped, config.max_shingle_docs);
-        passages::decide(
-            config,
-            &stats,
-            doc_ids,
-            facts,
-            decisions,
-            &mut removed_share,
+        let shared = shared_in_memory(facts, config.max_shingle_docs);
+        let sources = MemorySources { doc_ids, facts };
+        decisions.par_iter_mut().enumerate().for_each_init(
+            passages::Scratch::default,
+            |scratch, (d, decision)| {
+                let d = d as u32;
+                judge_passages(
+                    config,
+                    &sources,
+                    d,
+                    &facts[d as usize],
+                    &shared[d as usize],
+                    decision,
+                    scratch,
+                );
+            },
         );
     }
-    // A document whose content mostly went as duplicate passages goes as a whole.
-    if config.passages {
-        for (decision, share) in decisions.iter_mut().zip(removed_share) {
-            if decision.drop.is_some() {
-                continue;
-            }
-            if let Some((share, source)) = share {
-                if share >= config.mostly_duplicate {
-                    decision.drop = Some(crate::decision::DropReason::MostlyDuplicate {
-                        source: doc_ids[source as usize],
-                        score: share,
-                    });
-                }
-            }
+}
+
+/// The passage step of one document that is not dropped: its duplicate passages, stubs and
+/// reuse spans, then the whole document when its content mostly went as duplicates.
+pub fn judge_passages(
+    config: &DedupConfig,
+    sources: &dyn passages::Sources,
+    d: u32,
+    facts: &DocFacts,
+    shared: &passages::DocShared,
+    decision: &mut DocDecision,
+    scratch: &mut passages::Scratch,
+) {
+    // A document already dropped as a whole keeps no passage decisions.
+    if decision.drop.is_some() {
+        return;
+    }
+    let share = passages::decide_doc(config, sources, d, facts, shared, decision, scratch);
+    if let Some((share, source)) = share {
+        if config.passages && share >= config.mostly_duplicate {
+            decision.drop = Some(crate::decision::DropReason::MostlyDuplicate {
+                source: sources.source(source).0,
+                score: share,
+            });
         }
+    }
+}
+
+/// Every shingle occurrence of a document: (hash, `d`, position, block).
+pub fn occurrences(d: u32, f: &DocFacts) -> impl Iterator<Item = passages::Occurrence> + '_ {
+    f.blocks.iter().enumerate().flat_map(move |(bi, b)| {
+        (b.first..b.last).map(move |pos| (f.shingles[pos as usize], d, pos, bi as u32))
+    })
+}
+
+/// The routed shared shingles of every document, from one sort of all occurrences.
+fn shared_in_memory(facts: &[DocFacts], max_docs: usize) -> Vec<passages::DocShared> {
+    let mut all: Vec<passages::Occurrence> = facts
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(d, f)| occurrences(d as u32, f))
+        .collect();
+    all.par_sort_unstable();
+    let groups = passages::shared_from_sorted(&all, max_docs);
+    let mut shared = vec![passages::DocShared::default(); facts.len()];
+    for r in &groups.routes {
+        let s = &mut shared[r.0 as usize];
+        let e = groups.entry(r, &mut s.postings);
+        s.entries.push(e);
+    }
+    shared
+}
+
+/// Sources looked up in facts held in memory.
+struct MemorySources<'a> {
+    doc_ids: &'a [DocId],
+    facts: &'a [DocFacts],
+}
+
+impl passages::Sources for MemorySources<'_> {
+    fn source(&self, d: u32) -> std::sync::Arc<(DocId, DocFacts)> {
+        std::sync::Arc::new((self.doc_ids[d as usize], self.facts[d as usize].clone()))
     }
 }
 

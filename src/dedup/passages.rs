@@ -4,254 +4,135 @@
 //! [`MIN_SHARED_SHINGLES`] shingles from earlier documents, and no more than half of its shingles
 //! common, to be judged at all. The source named is the earlier passage that shares the most
 //! shingles with it.
+//!
+//! Two halves, so that the work can be split: [`shared_from_sorted`] turns the sorted
+//! occurrences of one hash range into what each occurrence needs to know (the first document,
+//! whether the shingle is common, the earlier (document, block) pairs that have it), and
+//! [`decide_doc`] judges one document from its own facts and those routed entries alone.
 
-use rayon::prelude::*;
+use std::sync::Arc;
 
 use super::{BlockFacts, DedupConfig, DocFacts};
 use crate::corpus::DocId;
 use crate::decision::{DocDecision, Reason, Removal, Source};
 
-/// Hash-range partitions of the shingle space (a power of two), sorted in parallel.
-pub const PARTITIONS: usize = 64;
-const PARTITION_SHIFT: u32 = 64 - PARTITIONS.trailing_zeros();
-/// Partitions are gathered in this many waves, so that only a share of all occurrences is held
-/// at once (an eighth: 2 bytes per occurrence on top of the 8 of the scan facts). A wave costs
-/// one more pass over the facts, which is cheap next to the sorts.
-pub const WAVES: usize = 8;
-/// Documents per unit of parallel work when gathering shingles.
-const CHUNK_DOCS: usize = 256;
-/// No shingle group: the shingle occurs in one document only.
-const UNIQUE: u32 = u32::MAX;
 /// A passage is judged only on this many shingles found in earlier documents at least: two
 /// chance matches in a short passage are not evidence of copying.
 pub const MIN_SHARED_SHINGLES: usize = 3;
 
-/// A shingle found in at least two documents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Group {
-    /// Ordinal of the first document that has it.
+/// One shingle occurrence as the scan step emits it: (hash, document, position in the
+/// document's shingles, block).
+pub type Occurrence = (u64, u32, u32, u32);
+
+/// A shingle occurrence shared with at least one other document, as its document sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedEntry {
+    /// Position in the document's shingles.
+    pub pos: u32,
+    /// The first document that has the shingle.
     pub first: u32,
-    /// Number of documents that have it (near-copies already dropped not counted).
-    pub df: u32,
-    /// Its distinct (document, block) occurrences in `ShingleStats::postings`; none when common.
-    post_start: u32,
-    post_len: u32,
+    /// Found in more than C documents: a common phrase, not counted.
+    pub common: bool,
+    /// Its earlier (document, block) pairs: `DocShared::postings[post_start..post_end]`; empty
+    /// when common.
+    pub post_start: u32,
+    pub post_end: u32,
 }
 
-/// For every shingle occurrence shared with another document: its group (first document,
-/// document frequency, occurrences). Built by sorting (shingle, document, position) triples in
-/// hash-range partitions, then routing each group back to its occurrences, sorted by document:
-/// no hash map, and nothing depends on the number of threads.
-pub struct ShingleStats {
-    groups: Vec<Group>,
-    postings: Vec<(u32, u32)>,
-    /// (document, position in the document's shingles, group) of shared occurrences, sorted;
-    /// `doc_start[d]..doc_start[d + 1]` are document `d`'s.
-    shared: Vec<(u32, u32, u32)>,
-    doc_start: Vec<usize>,
-    max_docs: u32,
+/// Everything the resolve step routes to one document: its shared occurrences, by position.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DocShared {
+    pub entries: Vec<SharedEntry>,
+    /// Distinct earlier (document, block) pairs of each entry's shingle, by document.
+    pub postings: Vec<(u32, u32)>,
 }
 
-/// Sorted occurrences of one partition turned into groups, postings and routes.
-struct PartitionOut {
-    groups: Vec<Group>,
-    postings: Vec<(u32, u32)>,
-    /// (document, position, group index within the partition).
-    routes: Vec<(u32, u32, u32)>,
-}
-
-impl ShingleStats {
-    /// Documents marked in `uncounted` (near-copies already dropped) are earlier text like any
-    /// other, but do not count towards a shingle's document frequency.
-    pub fn build(facts: &[DocFacts], uncounted: &[bool], max_docs: usize) -> Self {
-        let max_docs = max_docs.min(u32::MAX as usize) as u32;
-        let per_wave = PARTITIONS / WAVES;
-        let mut groups = Vec::new();
-        let mut postings = Vec::new();
-        // The routes of every partition, appended into one vector and sorted in place at the
-        // end: 12 bytes per shared occurrence, never a second copy.
-        let mut shared: Vec<(u32, u32, u32)> = Vec::new();
-        for wave in 0..WAVES {
-            let first_part = wave * per_wave;
-            let chunks: Vec<Vec<Vec<(u64, u32, u32)>>> = facts
-                .par_chunks(CHUNK_DOCS)
-                .enumerate()
-                .map(|(c, chunk)| {
-                    // Hashes are uniform: each partition gets about its share, plus slack.
-                    let total: usize = chunk.iter().map(|f| f.shingles.len()).sum();
-                    let share = total / PARTITIONS + total / (4 * PARTITIONS) + 16;
-                    let mut parts: Vec<Vec<(u64, u32, u32)>> =
-                        (0..per_wave).map(|_| Vec::with_capacity(share)).collect();
-                    for (i, f) in chunk.iter().enumerate() {
-                        let d = (c * CHUNK_DOCS + i) as u32;
-                        for (pos, &h) in f.shingles.iter().enumerate() {
-                            let p = (h >> PARTITION_SHIFT) as usize;
-                            if p >= first_part && p < first_part + per_wave {
-                                parts[p - first_part].push((h, d, pos as u32));
-                            }
-                        }
-                    }
-                    parts
-                })
-                .collect();
-            let mut by_part: Vec<Vec<Vec<(u64, u32, u32)>>> =
-                (0..per_wave).map(|_| Vec::new()).collect();
-            for chunk in chunks {
-                for (p, v) in chunk.into_iter().enumerate() {
-                    by_part[p].push(v);
-                }
-            }
-            let outs: Vec<PartitionOut> = by_part
-                .into_par_iter()
-                .map(|pieces| {
-                    // Each piece is freed as soon as it is copied, so a partition is not held
-                    // twice over.
-                    let mut all = Vec::with_capacity(pieces.iter().map(Vec::len).sum());
-                    for piece in pieces {
-                        all.extend_from_slice(&piece);
-                    }
-                    all.sort_unstable();
-                    PartitionOut::from_sorted(&all, facts, uncounted, max_docs)
-                })
-                .collect();
-            // Partitions are appended in hash order, so group numbers are the same every run.
-            for out in outs {
-                let (g0, p0) = (groups.len() as u32, postings.len() as u32);
-                groups.extend(out.groups.into_iter().map(|mut g| {
-                    g.post_start += p0;
-                    g
-                }));
-                postings.extend(out.postings);
-                shared.extend(out.routes.iter().map(|&(d, pos, g)| (d, pos, g + g0)));
-            }
-        }
-        // A position has one shingle, so (document, position) is unique and the order is too.
-        shared.par_sort_unstable();
-        shared.shrink_to_fit();
-        let mut doc_start = vec![0usize; facts.len() + 1];
-        for r in &shared {
-            doc_start[r.0 as usize + 1] += 1;
-        }
-        for d in 0..facts.len() {
-            doc_start[d + 1] += doc_start[d];
-        }
-        ShingleStats {
-            groups,
-            postings,
-            shared,
-            doc_start,
-            max_docs,
-        }
+impl DocShared {
+    fn earlier_postings(&self, e: &SharedEntry) -> &[(u32, u32)] {
+        &self.postings[e.post_start as usize..e.post_end as usize]
     }
 
-    /// Document `d`'s shared occurrences: (document, position, group), by position.
-    fn shared_of(&self, d: u32) -> &[(u32, u32, u32)] {
-        &self.shared[self.doc_start[d as usize]..self.doc_start[d as usize + 1]]
-    }
-
-    fn group(&self, g: u32) -> &Group {
-        &self.groups[g as usize]
-    }
-
-    /// The distinct (document, block) occurrences of a group that is not common.
-    fn postings(&self, g: &Group) -> &[(u32, u32)] {
-        &self.postings[g.post_start as usize..(g.post_start + g.post_len) as usize]
-    }
-
-    fn is_common(&self, g: &Group) -> bool {
-        g.df > self.max_docs
-    }
-
-    /// Whether group `g` counts as evidence that document `d` copied: not common, and found in
+    /// Whether entry `e` counts as evidence that document `d` copied: not common, and found in
     /// an earlier document.
-    fn earlier(&self, g: u32, d: u32) -> bool {
-        g != UNIQUE && {
-            let group = self.group(g);
-            !self.is_common(group) && group.first < d
+    fn earlier(e: &SharedEntry, d: u32) -> bool {
+        !e.common && e.first < d
+    }
+}
+
+/// A routed occurrence: (document, position, group within its partition).
+pub type Route = (u32, u32, u32);
+
+/// The shared shingles of one sorted hash range: groups (first document, whether common,
+/// postings) and the route of each shared occurrence back to its document.
+#[derive(Debug, Default)]
+pub struct SharedGroups {
+    /// (first document, common, postings start, postings end).
+    pub groups: Vec<(u32, bool, u32, u32)>,
+    /// Distinct (document, block) pairs of each group that is not common, by document.
+    pub postings: Vec<(u32, u32)>,
+    /// Shared occurrences, sorted by (document, position).
+    pub routes: Vec<Route>,
+}
+
+impl SharedGroups {
+    /// The entry of route `r` for its document, with its earlier postings appended to `out`.
+    pub fn entry(&self, r: &Route, out: &mut Vec<(u32, u32)>) -> SharedEntry {
+        let (first, common, ps, pe) = self.groups[r.2 as usize];
+        let postings = &self.postings[ps as usize..pe as usize];
+        let earlier = &postings[..postings.partition_point(|p| p.0 < r.0)];
+        let post_start = out.len() as u32;
+        out.extend_from_slice(earlier);
+        SharedEntry {
+            pos: r.1,
+            first,
+            common,
+            post_start,
+            post_end: out.len() as u32,
         }
     }
 }
 
-impl PartitionOut {
-    fn from_sorted(
-        all: &[(u64, u32, u32)],
-        facts: &[DocFacts],
-        uncounted: &[bool],
-        max_docs: u32,
-    ) -> Self {
-        let mut out = PartitionOut {
-            groups: Vec::new(),
-            postings: Vec::new(),
-            routes: Vec::new(),
-        };
-        for occurrences in all.chunk_by(|a, b| a.0 == b.0) {
-            let first = occurrences[0].1;
-            let last = occurrences[occurrences.len() - 1].1;
-            if first == last {
-                continue; // one document only
-            }
-            let mut df = (!uncounted[first as usize]) as u32;
-            for w in occurrences.windows(2) {
-                df += (w[0].1 != w[1].1 && !uncounted[w[1].1 as usize]) as u32;
-            }
-            let g = out.groups.len() as u32;
-            let post_start = out.postings.len() as u32;
-            if df <= max_docs {
-                for &(_, d, pos) in occurrences {
-                    let blocks = &facts[d as usize].blocks;
-                    let b = blocks.partition_point(|b| b.last <= pos) as u32;
-                    // Distinct within this group (the previous group may end the same way).
-                    if out.postings.len() == post_start as usize
-                        || out.postings.last() != Some(&(d, b))
-                    {
-                        out.postings.push((d, b));
-                    }
+/// Groups the sorted occurrences of one hash range. A shingle in more than `max_docs` documents
+/// is common; one in a single document is not shared and routes nowhere. Nothing here depends on
+/// how the hash space was split.
+pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
+    let max_docs = max_docs.min(u32::MAX as usize) as u32;
+    let mut out = SharedGroups::default();
+    for occurrences in all.chunk_by(|a, b| a.0 == b.0) {
+        let first = occurrences[0].1;
+        let last = occurrences[occurrences.len() - 1].1;
+        if first == last {
+            continue; // one document only
+        }
+        let mut df = 1u32;
+        for w in occurrences.windows(2) {
+            df += (w[0].1 != w[1].1) as u32;
+        }
+        let g = out.groups.len() as u32;
+        let post_start = out.postings.len() as u32;
+        let common = df > max_docs;
+        if !common {
+            for &(_, d, _, b) in occurrences {
+                // Distinct within this group (the previous group may end the same way).
+                if out.postings.len() == post_start as usize || out.postings.last() != Some(&(d, b))
+                {
+                    out.postings.push((d, b));
                 }
             }
-            out.groups.push(Group {
-                first,
-                df,
-                post_start,
-                post_len: out.postings.len() as u32 - post_start,
-            });
-            out.routes
-                .extend(occurrences.iter().map(|&(_, d, pos)| (d, pos, g)));
         }
-        out
+        out.groups
+            .push((first, common, post_start, out.postings.len() as u32));
+        out.routes
+            .extend(occurrences.iter().map(|&(_, d, pos, _)| (d, pos, g)));
     }
+    out.routes.sort_unstable();
+    out
 }
 
-/// What the index of one hash-range partition holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PartitionSample {
-    pub groups: u64,
-    pub postings: u64,
-    pub routes: u64,
-}
-
-/// Builds the index of the first hash-range partition alone and counts what it holds, as if no
-/// document had been dropped yet: a 64th of the whole index, for [`super::memory`].
-pub fn sample_partition(facts: &[DocFacts], max_docs: usize) -> PartitionSample {
-    let mut all: Vec<(u64, u32, u32)> = facts
-        .par_iter()
-        .enumerate()
-        .flat_map_iter(|(d, f)| {
-            f.shingles
-                .iter()
-                .enumerate()
-                .filter(|(_, &h)| h >> PARTITION_SHIFT == 0)
-                .map(move |(pos, &h)| (h, d as u32, pos as u32))
-        })
-        .collect();
-    all.par_sort_unstable();
-    let uncounted = vec![false; facts.len()];
-    let max_docs = max_docs.min(u32::MAX as usize) as u32;
-    let out = PartitionOut::from_sorted(&all, facts, &uncounted, max_docs);
-    PartitionSample {
-        groups: out.groups.len() as u64,
-        postings: out.postings.len() as u64,
-        routes: out.routes.len() as u64,
-    }
+/// The facts of earlier documents that a decision names as its source.
+pub trait Sources {
+    /// The DocId and facts of the document with ordinal `d`.
+    fn source(&self, d: u32) -> Arc<(DocId, DocFacts)>;
 }
 
 /// The earlier (document, block) with the most votes; ties go to the earliest.
@@ -267,10 +148,11 @@ fn best_source(votes: &mut [(u32, u32)]) -> Option<((u32, u32), usize)> {
 }
 
 /// A duplicate passage or reused span with its source.
-fn source_of(facts: &[DocFacts], doc_ids: &[DocId], (d, b): (u32, u32), score: f64) -> Source {
-    let block: &BlockFacts = &facts[d as usize].blocks[b as usize];
+fn source_of(sources: &dyn Sources, (d, b): (u32, u32), score: f64) -> Source {
+    let src = sources.source(d);
+    let block: &BlockFacts = &src.1.blocks[b as usize];
     Source {
-        doc: doc_ids[d as usize],
+        doc: src.0,
         start: block.start,
         end: block.end,
         cp_start: block.cp_start,
@@ -281,11 +163,14 @@ fn source_of(facts: &[DocFacts], doc_ids: &[DocId], (d, b): (u32, u32), score: f
 
 /// Scratch buffers of one worker.
 #[derive(Default)]
-struct Scratch {
-    /// (shingle, group) of one passage.
+pub struct Scratch {
+    /// (shingle, entry index or `NOT_SHARED`) of one passage.
     set: Vec<(u64, u32)>,
     votes: Vec<(u32, u32)>,
 }
+
+/// A shingle of one document only.
+const NOT_SHARED: u32 = u32::MAX;
 
 /// How a passage's shingles stand against earlier documents.
 struct Containment {
@@ -297,102 +182,82 @@ struct Containment {
     earlier: usize,
 }
 
-/// The groups of a block's shingles, in order (`UNIQUE` for shingles of one document).
-fn block_groups<'a>(
-    stats: &'a ShingleStats,
+/// The entry index of each of a block's shingles, in order (`NOT_SHARED` for shingles of one
+/// document), with the shingle.
+fn block_entries<'a>(
+    shared: &'a DocShared,
     f: &'a DocFacts,
-    d: u32,
     b: &BlockFacts,
 ) -> impl Iterator<Item = (u64, u32)> + 'a {
-    let shared = stats.shared_of(d);
-    let mut k = shared.partition_point(|s| s.1 < b.first);
+    let entries = &shared.entries;
+    let mut k = entries.partition_point(|e| e.pos < b.first);
     (b.first..b.last).map(move |pos| {
-        let g = if k < shared.len() && shared[k].1 == pos {
+        let e = if k < entries.len() && entries[k].pos == pos {
             k += 1;
-            shared[k - 1].2
+            (k - 1) as u32
         } else {
-            UNIQUE
+            NOT_SHARED
         };
-        (f.shingles[pos as usize], g)
+        (f.shingles[pos as usize], e)
     })
 }
 
 fn containment(
-    stats: &ShingleStats,
+    shared: &DocShared,
     f: &DocFacts,
     d: u32,
     b: &BlockFacts,
     scratch: &mut Scratch,
 ) -> Containment {
     scratch.set.clear();
-    scratch.set.extend(block_groups(stats, f, d, b));
-    scratch.set.sort_unstable();
-    scratch.set.dedup();
+    scratch.set.extend(block_entries(shared, f, b));
+    // One entry per distinct shingle: all occurrences of a shingle share a group.
+    scratch.set.sort_unstable_by_key(|s| s.0);
+    scratch.set.dedup_by_key(|s| s.0);
     scratch.votes.clear();
     let mut c = Containment {
         distinct: scratch.set.len(),
         counted: 0,
         earlier: 0,
     };
-    for &(_, g) in &scratch.set {
-        if g == UNIQUE {
+    for &(_, e) in &scratch.set {
+        if e == NOT_SHARED {
             c.counted += 1;
             continue;
         }
-        let group = stats.group(g);
-        if stats.is_common(group) {
+        let entry = &shared.entries[e as usize];
+        if entry.common {
             continue;
         }
         c.counted += 1;
-        if group.first < d {
+        if DocShared::earlier(entry, d) {
             c.earlier += 1;
             // Postings are distinct (document, block) pairs: one vote each.
-            let earlier = stats.postings(group).iter().filter(|p| p.0 < d);
-            scratch.votes.extend(earlier);
+            scratch.votes.extend(shared.earlier_postings(entry));
         }
     }
     c
 }
 
-/// Decides the near-duplicate passages, dup stubs and reuse spans of every document.
-/// `removed_share[i]` receives (share of tokens removed as duplicates, main source ordinal).
-pub fn decide(
+/// Decides the near-duplicate passages, dup stubs and reuse spans of document `d` (not dropped)
+/// from its facts and its routed shared shingles. Returns (share of tokens removed as
+/// duplicates, main source ordinal) when any passage went.
+pub fn decide_doc(
     config: &DedupConfig,
-    stats: &ShingleStats,
-    doc_ids: &[DocId],
-    facts: &[DocFacts],
-    decisions: &mut [DocDecision],
-    removed_share: &mut [Option<(f64, u32)>],
-) {
-    decisions
-        .par_iter_mut()
-        .zip(removed_share.par_iter_mut())
-        .enumerate()
-        .for_each_init(Scratch::default, |scratch, (d, (decision, share))| {
-            // A document already dropped as a whole keeps no passage decisions.
-            if decision.drop.is_none() {
-                *share = decide_doc(config, stats, doc_ids, facts, d as u32, decision, scratch);
-            }
-        });
-}
-
-fn decide_doc(
-    config: &DedupConfig,
-    stats: &ShingleStats,
-    doc_ids: &[DocId],
-    facts: &[DocFacts],
+    sources: &dyn Sources,
     d: u32,
+    f: &DocFacts,
+    shared: &DocShared,
     decision: &mut DocDecision,
     scratch: &mut Scratch,
 ) -> Option<(f64, u32)> {
-    let f = &facts[d as usize];
     let mut removed = vec![false; f.blocks.len()];
     let mut removed_tokens: Vec<(u32, u64)> = Vec::new();
     for (bi, b) in f.blocks.iter().enumerate() {
         if (b.tokens as usize) < config.min_passage_tokens {
             continue;
         }
-        let c = containment(stats, f, d, b, scratch);
+        let c = containment(shared, f, d, b, scratch);
         if c.counted == 0 || c.earlier == 0 {
             continue;
         }
@@ -406,10 +271,10 @@ fn decide_doc(
             decision.removals.push(Removal {
                 start: b.start,
                 end: b.end,
-                reason: Reason::NearDupPassage(source_of(facts, doc_ids, src, score)),
+                reason: Reason::NearDupPassage(source_of(sources, src, score)),
             });
         } else if config.explain_reuse {
-            reuse_spans(config, stats, doc_ids, facts, d, b, decision, scratch);
+            reuse_spans(config, sources, d, f, shared, b, decision, scratch);
         }
     }
     if removed_tokens.is_empty() {
@@ -467,37 +332,38 @@ fn decide_doc(
 #[allow(clippy::too_many_arguments)]
 fn reuse_spans(
     config: &DedupConfig,
-    stats: &ShingleStats,
-    doc_ids: &[DocId],
-    facts: &[DocFacts],
+    sources: &dyn Sources,
     d: u32,
+    f: &DocFacts,
+    shared: &DocShared,
     b: &BlockFacts,
     decision: &mut DocDecision,
     scratch: &mut Scratch,
 ) {
-    let f = &facts[d as usize];
     let w = config.shingle_size.min(b.tokens as usize);
-    let marks: Vec<(u32, bool)> = block_groups(stats, f, d, b)
-        .map(|(_, g)| (g, stats.earlier(g, d)))
+    let marks: Vec<(u64, u32, bool)> = block_entries(shared, f, b)
+        .map(|(h, e)| {
+            let earlier = e != NOT_SHARED && DocShared::earlier(&shared.entries[e as usize], d);
+            (h, e, earlier)
+        })
         .collect();
     let mut i = 0;
     while i < marks.len() {
-        if !marks[i].1 {
+        if !marks[i].2 {
             i += 1;
             continue;
         }
         let mut j = i;
-        while j + 1 < marks.len() && marks[j + 1].1 {
+        while j + 1 < marks.len() && marks[j + 1].2 {
             j += 1;
         }
         let run = &marks[i..=j];
         if run.len() + w > config.reuse_min_tokens {
             scratch.votes.clear();
-            for &(g, _) in run {
-                let group = stats.group(g);
+            for &(_, e, _) in run {
                 scratch
                     .votes
-                    .extend(stats.postings(group).iter().filter(|p| p.0 < d));
+                    .extend(shared.earlier_postings(&shared.entries[e as usize]));
             }
             let ((sd, sb), n) = best_source(&mut scratch.votes).expect("an earlier shingle votes");
             let base = b.first as usize;
@@ -507,16 +373,19 @@ fn reuse_spans(
             );
             // The source span: from the first to the last of the source block's shingles that
             // the run shares.
-            let mut run_groups: Vec<u32> = run.iter().map(|r| r.0).collect();
-            run_groups.sort_unstable();
-            let source_facts = &facts[sd as usize];
+            let mut run_hashes: Vec<u64> = run.iter().map(|r| r.0).collect();
+            run_hashes.sort_unstable();
+            let source = sources.source(sd);
+            let source_facts = &source.1;
             let source_block = &source_facts.blocks[sb as usize];
-            let shared = block_groups(stats, source_facts, sd, source_block)
+            let shared_spans = source_facts
+                .block_shingles(source_block)
+                .iter()
                 .enumerate()
-                .filter(|(_, (_, g))| run_groups.binary_search(g).is_ok())
+                .filter(|(_, h)| run_hashes.binary_search(h).is_ok())
                 .map(|(k, _)| source_facts.shingle_spans[source_block.first as usize + k]);
             let (mut first, mut last) = (None::<super::ShingleSpan>, None::<super::ShingleSpan>);
-            for s in shared {
+            for s in shared_spans {
                 first.get_or_insert(s);
                 last = Some(s);
             }
@@ -528,7 +397,7 @@ fn reuse_spans(
                 start,
                 end,
                 reason: Reason::Reuse(Source {
-                    doc: doc_ids[sd as usize],
+                    doc: source.0,
                     start: first.start as usize,
                     end: last.end as usize,
                     cp_start: first.cp_start as usize,

@@ -18,7 +18,6 @@ use crate::corpus::{
     InputKind, OutputTarget,
 };
 use crate::decision::DocDecision;
-use crate::dedup::memory::Projection;
 use crate::error::{Error, Result};
 use crate::report::{Counts, Report, Timings};
 use progress::Progress;
@@ -63,6 +62,7 @@ impl BadRecord {
 }
 
 /// The compact facts the scan step keeps about one document.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct DocScan {
     pub doc_id: DocId,
     pub id: String,
@@ -277,9 +277,6 @@ impl<'a> Run<'a> {
             doc_ids.push(scan.doc_id);
             dedup.push(scan.dedup);
         }
-        if self.config.dedup.enabled() {
-            check_memory(self.config, &Projection::of(&self.config.dedup, &dedup))?;
-        }
         crate::dedup::resolve(&self.config.dedup, &doc_ids, &dedup, &mut decisions);
         Ok((ids, decisions))
     }
@@ -354,34 +351,6 @@ impl<'a> Run<'a> {
         path.as_ref()
             .map(|p| AtomicFile::create(p, compression_of(p)))
             .transpose()
-    }
-}
-
-/// Prints the projected memory of the resolve step (unless `--quiet`) and stops the run when it
-/// is over the budget: better now, with advice, than killed by the system half-way.
-fn check_memory(config: &Config, projection: &Projection) -> Result<()> {
-    let budget = config.memory_budget();
-    let peak = projection.peak();
-    if !config.quiet {
-        eprintln!(
-            "gleaner: resolve projected at {} ({} shingles of {} documents: {} held, of which facts {}; shingle index {}, sorting {}){}",
-            mib(peak),
-            projection.occurrences,
-            projection.documents,
-            mib(projection.facts.max(projection.resident)),
-            mib(projection.facts),
-            mib(projection.index),
-            mib(projection.wave),
-            budget.map_or(String::new(), |b| format!("; --max-memory {}", mib(b))),
-        );
-    }
-    match budget {
-        Some(budget) if peak > budget => Err(Error::usage(format!(
-            "the resolve step is projected to need {}, more than --max-memory {}; raise --max-memory (default 80% of the machine's memory) or clean the corpus in parts",
-            mib(peak),
-            mib(budget)
-        ))),
-        _ => Ok(()),
     }
 }
 
