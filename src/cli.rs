@@ -31,6 +31,93 @@ pub enum Command {
     /// Print the probability that two documents become LSH candidates at each Jaccard, to choose
     /// --bands and --rows.
     Lsh(LshArgs),
+    /// Stage 1 of a sharded run: freeze the inputs (paths, sizes, content hashes) and the
+    /// configuration into a work folder. Takes the flags of `clean`; the output is a folder.
+    Plan(Box<PlanArgs>),
+    /// Stage 2: scan task i/N (the files of shard i).
+    Scan(TaskArgs),
+    /// Stage 3: resolve task j/P (hash-range partition j).
+    Resolve(TaskArgs),
+    /// Stage 4: verify candidate pairs, join near-copies, write one decision file per input file.
+    Merge(StageArgs),
+    /// Stage 5: apply task i/M (any M): write the clean output of a range of input files.
+    Apply(TaskArgs),
+    /// Run the stages of a planned work folder on a Slurm cluster.
+    #[command(subcommand)]
+    Slurm(SlurmCommand),
+}
+
+/// Flags of `gleaner plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The work folder: manifest, stage files, done markers, logs.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+
+    /// Scan tasks (N): shards of input files, about equal in bytes.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub scan_tasks: usize,
+
+    /// Resolve tasks (P): equal ranges of the hash space.
+    #[arg(long, value_name = "P", default_value_t = 8)]
+    pub resolve_tasks: usize,
+
+    #[command(flatten)]
+    pub clean: CleanArgs,
+}
+
+/// Flags of a stage that works on the whole work folder.
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The work folder made by `gleaner plan`.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+
+    /// Worker threads; 0 means one per core.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// Flags of a stage task.
+#[derive(Debug, Args)]
+pub struct TaskArgs {
+    /// Which task: i/N, zero-based.
+    #[arg(long, value_name = "i/N")]
+    pub task: crate::stages::Task,
+
+    #[command(flatten)]
+    pub stage: StageArgs,
+}
+
+/// `gleaner slurm ...`
+#[derive(Debug, Subcommand)]
+pub enum SlurmCommand {
+    /// Submit scan, resolve, merge and apply as job arrays chained with afterok.
+    Submit(SlurmSubmitArgs),
+}
+
+/// Flags of `gleaner slurm submit`.
+#[derive(Debug, Args)]
+pub struct SlurmSubmitArgs {
+    /// The work folder made by `gleaner plan`.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+
+    /// Apply tasks (M).
+    #[arg(long, value_name = "M", default_value_t = 4)]
+    pub apply_tasks: usize,
+
+    /// Pass this argument to every sbatch call (repeatable), e.g. --sbatch-arg=--partition=cpu.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+
+    /// The gleaner binary the jobs run (default: this one).
+    #[arg(long, value_name = "PATH")]
+    pub gleaner: Option<PathBuf>,
 }
 
 /// Flags of `gleaner lsh`.
@@ -117,10 +204,16 @@ pub struct CleanArgs {
     #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes)]
     pub batch_bytes: usize,
 
-    /// Stop before the resolve step when it is projected to need more memory than this (bytes,
-    /// or with a K, M, G or T suffix); default 80% of the machine's memory.
+    /// Memory budget (bytes, or with a K, M, G or T suffix; default 80% of the machine's memory):
+    /// the resolve step is split into enough hash-range partitions, resolved one at a time, to
+    /// stay under it, and a run projected over it stops before the resolve step.
     #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bytes)]
     pub max_memory: Option<u64>,
+
+    /// Folder for the temporary work files (default: the system's temporary folder). They take
+    /// about five bytes per input byte, and are removed at the end of the run.
+    #[arg(long, value_name = "DIR")]
+    pub tmp_dir: Option<PathBuf>,
 
     /// Tokens per shingle (w).
     #[arg(long, value_name = "W", default_value_t = DedupConfig::default().shingle_size, help_heading = "Near duplicates")]
@@ -266,6 +359,9 @@ impl CleanArgs {
         flag!("batch_bytes", batch_bytes);
         if self.max_memory.is_some() {
             config.max_memory = self.max_memory;
+        }
+        if self.tmp_dir.is_some() {
+            config.tmp_dir = self.tmp_dir.clone();
         }
         flag!("on_error", on_error);
         flag!("annotate_only", annotate_only);

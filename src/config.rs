@@ -43,6 +43,9 @@ pub struct Config {
     /// starts; absent: 80% of the machine's memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<u64>,
+    /// Folder for the temporary work files of `gleaner clean` (absent: the system's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmp_dir: Option<std::path::PathBuf>,
     /// What to do with a record that cannot be read.
     pub on_error: OnError,
     /// Write every text unchanged and attach the spans that cleaning would remove.
@@ -62,6 +65,7 @@ impl Default for Config {
             quiet: false,
             batch_bytes: 8 << 20,
             max_memory: None,
+            tmp_dir: None,
             on_error: OnError::Stop,
             annotate_only: false,
             boilerplate: Default::default(),

@@ -15,6 +15,7 @@ pub mod edit;
 pub mod error;
 pub mod pipeline;
 pub mod report;
+pub mod stages;
 pub mod text;
 
 pub use config::Config;

@@ -4,7 +4,8 @@ use std::io::Write;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use gleaner::cli::{Cli, Command};
+use gleaner::cli::{Cli, Command, SlurmCommand};
+use gleaner::stages::commands as stages;
 use gleaner::Error;
 
 fn main() {
@@ -28,6 +29,17 @@ fn main() {
         }
         Command::Rules(args) => run_rules(args),
         Command::Lsh(args) => args.table().map(|t| print!("{t}")),
+        Command::Plan(args) => {
+            let sub = matches
+                .subcommand_matches("plan")
+                .expect("clap matched the plan subcommand");
+            stages::plan(args, sub)
+        }
+        Command::Scan(args) => stages::scan(args),
+        Command::Resolve(args) => stages::resolve(args),
+        Command::Merge(args) => stages::merge(args),
+        Command::Apply(args) => stages::apply(args),
+        Command::Slurm(SlurmCommand::Submit(args)) => stages::slurm_submit(args),
     };
     if let Err(e) = result {
         if !matches!(e, Error::BrokenPipe) {

@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         id: "id".into(),
     };
     for input in &inputs {
-        let result = for_each_batch(std::slice::from_ref(input), 256, |input, batch| {
+        let result = for_each_batch(std::slice::from_ref(input), 0..1, 256, |input, batch| {
             for doc in batch.parse(input, &fields) {
                 doc?;
             }

@@ -144,10 +144,7 @@ impl Boilerplate {
                 repeated_max_words: config.repeated_max_words,
                 repeated_keep_sentences: config.repeated_keep_sentences,
             },
-            repeat: RepeatParams {
-                min_docs: config.repeated_min_docs,
-                min_share: config.repeated_min_share,
-            },
+            repeat: RepeatParams::from_config(config),
         }))
     }
 
@@ -156,21 +153,23 @@ impl Boilerplate {
         engine::scan(&self.rules, &self.engine, text)
     }
 
-    /// The resolve step: repeated lines over the whole corpus, then each document's removals and
-    /// metadata into its decision. `facts[i]` belongs to `decisions[i]` (corpus order).
+    /// Repeated lines over the whole corpus, then each document's removals and metadata into its
+    /// decision, in memory. `facts[i]` belongs to `decisions[i]` (corpus order).
     pub fn resolve(&self, facts: &[&DocFacts], decisions: &mut [DocDecision]) {
         let df = repeated::document_frequency(facts.iter().copied());
-        let threshold = self.repeat.threshold(facts.len());
+        let repeated = repeated::repeated_hashes(&df, self.repeat.threshold(facts.len()));
         decisions
             .par_iter_mut()
             .zip(facts.par_iter())
-            .for_each(|(decision, doc)| {
-                decision.removals.extend(doc.removals.iter().cloned());
-                decision
-                    .removals
-                    .extend(repeated::removals(doc, &df, threshold));
-                decision.metadata.extend(doc.metadata.iter().cloned());
-            });
+            .for_each(|(decision, doc)| Self::decide(doc, &repeated, decision));
+    }
+
+    /// One document's removals (rules, region, in-document repeats, and the short lines in
+    /// `repeated`, sorted) and metadata, into its decision.
+    pub fn decide(doc: &DocFacts, repeated: &[u64], decision: &mut DocDecision) {
+        decision.removals.extend(doc.removals.iter().cloned());
+        decision.removals.extend(repeated::removals(doc, repeated));
+        decision.metadata.extend(doc.metadata.iter().cloned());
     }
 }
 

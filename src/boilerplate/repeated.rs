@@ -20,6 +20,13 @@ pub struct RepeatParams {
 }
 
 impl RepeatParams {
+    pub fn from_config(config: &super::BoilerplateConfig) -> Self {
+        RepeatParams {
+            min_docs: config.repeated_min_docs,
+            min_share: config.repeated_min_share,
+        }
+    }
+
     /// The number of documents a line must occur in, for a corpus of `docs` documents.
     pub fn threshold(&self, docs: usize) -> u64 {
         let by_share = (self.min_share * docs as f64).ceil() as u64;
@@ -44,12 +51,23 @@ pub fn document_frequency<'a>(facts: impl Iterator<Item = &'a DocFacts>) -> Hash
     df
 }
 
-/// The `repeated-line` removals of one document.
-pub fn removals(facts: &DocFacts, df: &HashMap<u64, u64>, threshold: u64) -> Vec<Removal> {
+/// The hashes of lines repeated in at least `threshold` documents, sorted.
+pub fn repeated_hashes(df: &HashMap<u64, u64>, threshold: u64) -> Vec<u64> {
+    let mut hashes: Vec<u64> = df
+        .iter()
+        .filter(|(_, &n)| n >= threshold)
+        .map(|(&h, _)| h)
+        .collect();
+    hashes.sort_unstable();
+    hashes
+}
+
+/// The `repeated-line` removals of one document; `repeated` is sorted.
+pub fn removals(facts: &DocFacts, repeated: &[u64]) -> Vec<Removal> {
     facts
         .short_lines
         .iter()
-        .filter(|l| df.get(&l.hash).copied().unwrap_or(0) >= threshold)
+        .filter(|l| repeated.binary_search(&l.hash).is_ok())
         .map(|l| Removal {
             start: l.start as usize,
             end: l.end as usize,
@@ -85,10 +103,12 @@ mod tests {
         assert_eq!(df[&1], 2);
         assert_eq!(df[&2], 2);
         assert_eq!(df[&3], 1);
-        let r = removals(&docs[0], &df, 2);
+        let r = removals(&docs[0], &repeated_hashes(&df, 2));
         assert_eq!(r.len(), 4);
-        assert!(removals(&docs[1], &df, 2).iter().all(|r| r.start == 0));
-        assert!(removals(&docs[0], &df, 3).is_empty());
+        assert!(removals(&docs[1], &repeated_hashes(&df, 2))
+            .iter()
+            .all(|r| r.start == 0));
+        assert!(removals(&docs[0], &repeated_hashes(&df, 3)).is_empty());
     }
 
     #[test]
@@ -119,7 +139,7 @@ mod tests {
         let kept = doc(&[9]);
         let df = document_frequency([&removed, &removed, &kept].into_iter());
         assert_eq!(df[&9], 3);
-        assert!(removals(&removed, &df, 2).is_empty());
-        assert_eq!(removals(&kept, &df, 3).len(), 1);
+        assert!(removals(&removed, &repeated_hashes(&df, 2)).is_empty());
+        assert_eq!(removals(&kept, &repeated_hashes(&df, 3)).len(), 1);
     }
 }

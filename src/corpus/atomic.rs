@@ -44,7 +44,12 @@ fn lock_pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 /// without running destructors.
 pub fn remove_pending() {
     for path in lock_pending().drain(..) {
-        let _ = std::fs::remove_file(path);
+        // A temporary work folder goes with everything in it.
+        if path.is_dir() {
+            let _ = std::fs::remove_dir_all(path);
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 

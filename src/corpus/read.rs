@@ -191,17 +191,18 @@ pub fn open(input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
     Ok(reader)
 }
 
-/// Reads every input in corpus order and hands batches of about `batch_bytes` to `consume`, on
+/// Reads the inputs `files` in corpus order and hands batches of about `batch_bytes` to `consume`, on
 /// the calling thread, while a reader thread prepares the next batch.
 pub fn for_each_batch(
     inputs: &[InputFile],
+    files: std::ops::Range<usize>,
     batch_bytes: usize,
     mut consume: impl FnMut(&InputFile, RawBatch) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Result<RawBatch>>(2);
         scope.spawn(move || {
-            for (file_index, input) in inputs.iter().enumerate() {
+            for (file_index, input) in inputs.iter().enumerate().take(files.end).skip(files.start) {
                 let sent = read_file(input, file_index, batch_bytes, &mut |b| {
                     tx.send(Ok(b)).is_ok()
                 });
@@ -310,7 +311,7 @@ mod tests {
 
     fn read_all(inputs: &[InputFile]) -> Result<Vec<Document>> {
         let mut docs = Vec::new();
-        for_each_batch(inputs, 64, |input, batch| {
+        for_each_batch(inputs, 0..inputs.len(), 64, |input, batch| {
             for doc in batch.parse(input, &fields()) {
                 docs.push(doc?);
             }

@@ -284,7 +284,8 @@ pub fn resolve(
                     &shared[d as usize],
                     decision,
                     scratch,
-                );
+                )
+                .expect("sources in memory are always found");
             },
         );
     }
@@ -300,20 +301,21 @@ pub fn judge_passages(
     shared: &passages::DocShared,
     decision: &mut DocDecision,
     scratch: &mut passages::Scratch,
-) {
+) -> Result<()> {
     // A document already dropped as a whole keeps no passage decisions.
     if decision.drop.is_some() {
-        return;
+        return Ok(());
     }
-    let share = passages::decide_doc(config, sources, d, facts, shared, decision, scratch);
+    let share = passages::decide_doc(config, sources, d, facts, shared, decision, scratch)?;
     if let Some((share, source)) = share {
         if config.passages && share >= config.mostly_duplicate {
             decision.drop = Some(crate::decision::DropReason::MostlyDuplicate {
-                source: sources.source(source).0,
+                source: sources.source(source)?.0,
                 score: share,
             });
         }
     }
+    Ok(())
 }
 
 /// Every shingle occurrence of a document: (hash, `d`, position, block).
@@ -348,8 +350,9 @@ struct MemorySources<'a> {
 }
 
 impl passages::Sources for MemorySources<'_> {
-    fn source(&self, d: u32) -> std::sync::Arc<(DocId, DocFacts)> {
-        std::sync::Arc::new((self.doc_ids[d as usize], self.facts[d as usize].clone()))
+    fn source(&self, d: u32) -> Result<std::sync::Arc<(DocId, DocFacts)>> {
+        let (doc_id, facts) = (self.doc_ids[d as usize], &self.facts[d as usize]);
+        Ok(std::sync::Arc::new((doc_id, facts.clone())))
     }
 }
 

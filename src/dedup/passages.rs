@@ -15,6 +15,7 @@ use std::sync::Arc;
 use super::{BlockFacts, DedupConfig, DocFacts};
 use crate::corpus::DocId;
 use crate::decision::{DocDecision, Reason, Removal, Source};
+use crate::error::Result;
 
 /// A passage is judged only on this many shingles found in earlier documents at least: two
 /// chance matches in a short passage are not evidence of copying.
@@ -132,7 +133,7 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
 /// The facts of earlier documents that a decision names as its source.
 pub trait Sources {
     /// The DocId and facts of the document with ordinal `d`.
-    fn source(&self, d: u32) -> Arc<(DocId, DocFacts)>;
+    fn source(&self, d: u32) -> crate::error::Result<Arc<(DocId, DocFacts)>>;
 }
 
 /// The earlier (document, block) with the most votes; ties go to the earliest.
@@ -148,17 +149,17 @@ fn best_source(votes: &mut [(u32, u32)]) -> Option<((u32, u32), usize)> {
 }
 
 /// A duplicate passage or reused span with its source.
-fn source_of(sources: &dyn Sources, (d, b): (u32, u32), score: f64) -> Source {
-    let src = sources.source(d);
+fn source_of(sources: &dyn Sources, (d, b): (u32, u32), score: f64) -> Result<Source> {
+    let src = sources.source(d)?;
     let block: &BlockFacts = &src.1.blocks[b as usize];
-    Source {
+    Ok(Source {
         doc: src.0,
         start: block.start,
         end: block.end,
         cp_start: block.cp_start,
         cp_end: block.cp_end,
         score,
-    }
+    })
 }
 
 /// Scratch buffers of one worker.
@@ -250,7 +251,7 @@ pub fn decide_doc(
     shared: &DocShared,
     decision: &mut DocDecision,
     scratch: &mut Scratch,
-) -> Option<(f64, u32)> {
+) -> Result<Option<(f64, u32)>> {
     let mut removed = vec![false; f.blocks.len()];
     let mut removed_tokens: Vec<(u32, u64)> = Vec::new();
     for (bi, b) in f.blocks.iter().enumerate() {
@@ -271,14 +272,14 @@ pub fn decide_doc(
             decision.removals.push(Removal {
                 start: b.start,
                 end: b.end,
-                reason: Reason::NearDupPassage(source_of(sources, src, score)),
+                reason: Reason::NearDupPassage(source_of(sources, src, score)?),
             });
         } else if config.explain_reuse {
-            reuse_spans(config, sources, d, f, shared, b, decision, scratch);
+            reuse_spans(config, sources, d, f, shared, b, decision, scratch)?;
         }
     }
     if removed_tokens.is_empty() {
-        return None;
+        return Ok(None);
     }
     // Short stubs between removed passages go with them.
     let mut i = 0;
@@ -324,7 +325,7 @@ pub fn decide_doc(
     }
     let total = f.total_tokens();
     let gone: u64 = removed_tokens.iter().map(|r| r.1).sum();
-    Some((gone as f64 / total.max(1) as f64, main.0))
+    Ok(Some((gone as f64 / total.max(1) as f64, main.0)))
 }
 
 /// Reports the maximal runs of a passage's shingles found in earlier documents that cover at
@@ -339,7 +340,7 @@ fn reuse_spans(
     b: &BlockFacts,
     decision: &mut DocDecision,
     scratch: &mut Scratch,
-) {
+) -> Result<()> {
     let w = config.shingle_size.min(b.tokens as usize);
     let marks: Vec<(u64, u32, bool)> = block_entries(shared, f, b)
         .map(|(h, e)| {
@@ -375,7 +376,7 @@ fn reuse_spans(
             // the run shares.
             let mut run_hashes: Vec<u64> = run.iter().map(|r| r.0).collect();
             run_hashes.sort_unstable();
-            let source = sources.source(sd);
+            let source = sources.source(sd)?;
             let source_facts = &source.1;
             let source_block = &source_facts.blocks[sb as usize];
             let shared_spans = source_facts
@@ -408,4 +409,5 @@ fn reuse_spans(
         }
         i = j + 1;
     }
+    Ok(())
 }

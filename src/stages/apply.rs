@@ -1,0 +1,251 @@
+//! Apply task `i/M`: for a contiguous range of input files, each document's decision is put
+//! together (boilerplate removals and repeated lines, the merge's drop, its passages judged from
+//! the routed shared shingles) and its clean text written, in corpus order.
+
+use super::files::StageReader;
+use super::merge::DECISIONS;
+use super::resolve::{REPEATED, ROUTES};
+use super::sources::FileSources;
+use super::{Marker, Task, Work};
+use crate::boilerplate::Boilerplate;
+use crate::corpus::atomic::{commit_all, AtomicFile, Staged};
+use crate::corpus::{CorpusWriter, DocId, OutputTarget};
+use crate::decision::{DocDecision, DropReason};
+use crate::dedup::passages::{DocShared, Scratch};
+use crate::error::{Error, Result};
+use crate::pipeline::{apply_document, each_batch, Applied, ApplyContext, IdIndex, Progress, Slot};
+use crate::report::Counts;
+
+/// Where an apply task writes.
+pub struct Outputs {
+    pub target: OutputTarget,
+    pub explain: Option<AtomicFile>,
+    pub rejected: Option<AtomicFile>,
+}
+
+/// Runs apply task `task` of a planned work folder, writing the output folder of the plan, and
+/// marks it done (skipped when already done).
+pub fn run_task(work: &Work, task: Task, quiet: bool) -> Result<Counts> {
+    if work.is_done(Marker::Apply(task)) {
+        return Ok(Counts::default());
+    }
+    work.require(&format!("apply {task}"), &[Marker::Merge])?;
+    let outputs = Outputs {
+        target: OutputTarget::Folder(work.manifest.output.clone()),
+        explain: None,
+        rejected: None,
+    };
+    let (counts, staged) = run(work, task, outputs, quiet)?;
+    commit_all(staged)?;
+    work.mark_done(Marker::Apply(task))?;
+    Ok(counts)
+}
+
+/// The routed shared shingles of one shard's documents, read from every partition along with
+/// the documents.
+struct RouteStreams {
+    shard: usize,
+    readers: Vec<(StageReader, Option<(u32, DocShared)>)>,
+}
+
+impl RouteStreams {
+    fn open(work: &Work, shard: usize) -> Result<Self> {
+        let readers = (0..work.manifest.resolve_tasks)
+            .map(|j| {
+                let mut r = StageReader::open(&work.routes_path(j, shard), ROUTES, work.hash)?;
+                let head = r.next()?;
+                Ok((r, head))
+            })
+            .collect::<Result<_>>()?;
+        Ok(RouteStreams { shard, readers })
+    }
+
+    /// The entries of local document `local` from every partition, by position. Documents must
+    /// be asked for in increasing order.
+    fn take(&mut self, local: u32) -> Result<DocShared> {
+        let mut out = DocShared::default();
+        for (reader, head) in &mut self.readers {
+            while head.as_ref().is_some_and(|h| h.0 < local) {
+                *head = reader.next()?;
+            }
+            if head.as_ref().is_some_and(|h| h.0 == local) {
+                let (_, part) = head.take().expect("checked");
+                let offset = out.postings.len() as u32;
+                out.entries.extend(part.entries.into_iter().map(|mut e| {
+                    e.post_start += offset;
+                    e.post_end += offset;
+                    e
+                }));
+                out.postings.extend(part.postings);
+                *head = reader.next()?;
+            }
+        }
+        out.entries.sort_unstable_by_key(|e| e.pos);
+        Ok(out)
+    }
+}
+
+/// What the sequential pass over a batch finds for each document.
+struct Prepared {
+    ordinal: u32,
+    drop: Option<DropReason>,
+    shared: DocShared,
+}
+
+/// The apply step over the files of `task`; returns the counts and the staged output files.
+pub fn run(
+    work: &Work,
+    task: Task,
+    mut outputs: Outputs,
+    quiet: bool,
+) -> Result<(Counts, Vec<Staged>)> {
+    let files = work.manifest.apply_files(task);
+    work.check_inputs(files.clone())?;
+    let config = &work.manifest.config;
+    let inputs = work.manifest.inputs();
+    let sources = FileSources::open(work)?;
+    let repeated: Vec<u64> = StageReader::open(&work.repeated_path(), REPEATED, work.hash)?
+        .next()?
+        .unwrap_or_default();
+    let judge = config.dedup.passages || config.dedup.explain_reuse;
+    let mut streams: Option<RouteStreams> = None;
+    let mut drops: (usize, Vec<(DocId, DropReason)>) = (usize::MAX, Vec::new());
+
+    let progress = Progress::new("write", quiet);
+    let mut corpus = CorpusWriter::new(outputs.target.clone(), &inputs)?;
+    let mut counts = Counts::default();
+    let mut next_unfinished = files.start;
+    let (want_explain, want_rejected) = (outputs.explain.is_some(), outputs.rejected.is_some());
+    each_batch(
+        config,
+        &inputs,
+        files.clone(),
+        &progress,
+        |docs| {
+            docs.iter()
+                .map(|doc| {
+                    let ordinal = sources.ordinal(doc.doc_id).ok_or_else(|| {
+                        Error::usage(format!(
+                            "document {} was not scanned; the work folder does not match the inputs",
+                            doc.id
+                        ))
+                    })?;
+                    let file = doc.doc_id.file_index();
+                    if drops.0 != file {
+                        let path = work.decisions_path(file);
+                        drops = (file, StageReader::open(&path, DECISIONS, work.hash)?
+                            .next()?
+                            .unwrap_or_default());
+                    }
+                    let drop = drops
+                        .1
+                        .binary_search_by_key(&doc.doc_id, |d| d.0)
+                        .ok()
+                        .map(|i| drops.1[i].1.clone());
+                    let mut shared = DocShared::default();
+                    if judge {
+                        let (shard, local) = sources.shard_of(ordinal);
+                        if streams.as_ref().is_none_or(|s| s.shard != shard) {
+                            streams = Some(RouteStreams::open(work, shard)?);
+                        }
+                        shared = streams.as_mut().expect("opened").take(local)?;
+                    }
+                    Ok(Prepared {
+                        ordinal,
+                        drop,
+                        shared,
+                    })
+                })
+                .collect()
+        },
+        |input, doc, prepared| -> Result<Applied> {
+            let scan = sources.scan(prepared.ordinal)?;
+            let mut decision = DocDecision::default();
+            if let Some(b) = &scan.boilerplate {
+                Boilerplate::decide(b, &repeated, &mut decision);
+            }
+            decision.drop = prepared.drop;
+            if judge {
+                crate::dedup::judge_passages(
+                    &config.dedup,
+                    &sources,
+                    prepared.ordinal,
+                    &scan.dedup,
+                    &prepared.shared,
+                    &mut decision,
+                    &mut Scratch::default(),
+                )?;
+            }
+            let ids = source_ids(&sources, &decision)?;
+            let ctx = ApplyContext {
+                text_field: &config.text_field,
+                as_text: outputs.target.writes_text(input),
+                explain: want_explain,
+                rejected: want_rejected,
+                annotate_only: config.annotate_only,
+                ids: &ids,
+            };
+            Ok(apply_document(doc, &decision, &ctx))
+        },
+        |file_index, applied| {
+            for f in next_unfinished..file_index {
+                corpus.end_file(f)?;
+            }
+            next_unfinished = file_index;
+            for slot in applied {
+                let a = match slot {
+                    Slot::Doc(a) => a?,
+                    Slot::Bad(bad) => {
+                        counts.records_skipped += 1;
+                        if let Some(file) = &mut outputs.rejected {
+                            file.write_all(&bad.rejected_line())?;
+                        }
+                        continue;
+                    }
+                };
+                if a.written {
+                    corpus.write(file_index, &a.output)?;
+                }
+                if let Some(file) = &mut outputs.explain {
+                    file.write_all(&a.explain)?;
+                }
+                if let Some(file) = &mut outputs.rejected {
+                    file.write_all(&a.rejected)?;
+                }
+                counts.add(&a.counts);
+            }
+            Ok(())
+        },
+    )?;
+    for f in next_unfinished..files.end {
+        corpus.end_file(f)?;
+    }
+    progress.finish();
+    let mut staged = corpus.finish()?;
+    for file in [outputs.explain, outputs.rejected].into_iter().flatten() {
+        staged.push(file.finish()?);
+    }
+    Ok((counts, staged))
+}
+
+/// The ids and lengths of the documents a decision names as sources.
+fn source_ids(sources: &FileSources, decision: &DocDecision) -> Result<IdIndex> {
+    let mut docs: Vec<DocId> = decision
+        .removals
+        .iter()
+        .chain(&decision.annotations)
+        .filter_map(|r| r.reason.source().map(|s| s.doc))
+        .chain(decision.drop.as_ref().and_then(|d| d.source().map(|s| s.0)))
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    let mut ids = IdIndex::default();
+    for doc_id in docs {
+        let d = sources
+            .ordinal(doc_id)
+            .expect("sources are documents of the corpus");
+        let source = sources.get(d)?;
+        ids.push(doc_id, source.id.clone(), source.len_code_points);
+    }
+    Ok(ids)
+}

@@ -1,0 +1,183 @@
+//! Resolve task `j/P`: one hash-range partition of the whole corpus. Shingles found in two or more
+//! documents become groups routed back to their occurrences (written per scan shard, by
+//! document), band keys shared by documents become candidate pairs, and short lines in enough
+//! documents become repeated lines.
+
+use rayon::prelude::*;
+
+use super::files::{StageReader, StageWriter};
+use super::scan::{ShardIndex, BANDS, INDEX, LINES, OCCURRENCES};
+use super::{Marker, Work};
+use crate::config::Config;
+use crate::corpus::InputFile;
+use crate::dedup::docs::pairs_from_sorted;
+use crate::dedup::passages::{shared_from_sorted, DocShared, Occurrence};
+use crate::error::Result;
+
+pub const ROUTES: &str = "routes";
+pub const PAIRS: &str = "pairs";
+pub const REPEATED: &str = "repeated";
+
+/// Input bytes per hash-range partition of `gleaner clean`: a partition's sort then holds about
+/// four bytes per input byte of its share, so the resolve step's peak stays a small part of the
+/// input however large the corpus.
+const BYTES_PER_PARTITION: u64 = 16 << 20;
+
+/// How many hash-range partitions `gleaner clean` resolves one after another: enough that one
+/// partition's occurrences fit in an eighth of `--max-memory`, and one per 16 MiB of input.
+pub fn partitions_for(config: &Config, inputs: &[InputFile]) -> usize {
+    let bytes: u64 = inputs
+        .iter()
+        .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
+        .sum();
+    let by_size = bytes.div_ceil(BYTES_PER_PARTITION);
+    // About 4 bytes of occurrences per input byte, held while a partition is sorted.
+    let by_budget = config
+        .memory_budget()
+        .map_or(1, |b| (bytes.saturating_mul(4) / (b / 8).max(1)) + 1);
+    by_size.max(by_budget).clamp(1, 4096) as usize
+}
+
+/// What one resolve task is projected to hold at its peak, from the sizes of the scan files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Projection {
+    pub partitions: usize,
+    pub occurrences: u64,
+    /// Bytes of the largest partition's occurrences on disk.
+    pub largest: u64,
+    pub documents: u64,
+}
+
+impl Projection {
+    pub fn of(work: &Work) -> Result<Self> {
+        let mut p = Projection {
+            partitions: work.manifest.resolve_tasks,
+            ..Projection::default()
+        };
+        for j in 0..work.manifest.resolve_tasks {
+            let mut bytes = 0;
+            for i in 0..work.manifest.scan_tasks {
+                let path = work.scan_part_path(i, OCCURRENCES, j);
+                bytes += std::fs::metadata(&path)
+                    .map_err(|e| crate::Error::io(&path, e))?
+                    .len();
+            }
+            p.largest = p.largest.max(bytes);
+            // 20 bytes per occurrence on disk.
+            p.occurrences += bytes / 20;
+        }
+        p.documents = shard_bases(work)?.1 as u64;
+        Ok(p)
+    }
+
+    /// The peak: the largest partition's occurrences in memory (24 bytes each, 20 on disk) with the
+    /// groups and routes they make (at most as much again), and each document's index entry.
+    pub fn peak(&self) -> u64 {
+        self.largest / 20 * 24 * 2 + self.documents * 24
+    }
+}
+
+/// The first global ordinal of each scan shard, and the total: shards are in corpus order.
+pub fn shard_bases(work: &Work) -> Result<(Vec<u32>, u32)> {
+    let mut bases = Vec::with_capacity(work.manifest.scan_tasks);
+    let mut total = 0u64;
+    for i in 0..work.manifest.scan_tasks {
+        bases.push(total as u32);
+        total += read_index(work, i)?.docs.len() as u64;
+    }
+    assert!(
+        total < u32::MAX as u64,
+        "near-duplicate detection handles fewer than 2^32 documents per run"
+    );
+    Ok((bases, total as u32))
+}
+
+pub fn read_index(work: &Work, i: usize) -> Result<ShardIndex> {
+    let mut r = StageReader::open(&work.index_path(i), INDEX, work.hash)?;
+    Ok(r.next()?.unwrap_or_default())
+}
+
+/// Every record of partition `j` of kind `what` from all scan shards, with the shard's number.
+fn each_shard_chunk<T: serde::de::DeserializeOwned>(
+    work: &Work,
+    what: &str,
+    j: usize,
+    mut f: impl FnMut(usize, T),
+) -> Result<()> {
+    for i in 0..work.manifest.scan_tasks {
+        let mut r = StageReader::open(&work.scan_part_path(i, what, j), what, work.hash)?;
+        while let Some(chunk) = r.next::<T>()? {
+            f(i, chunk);
+        }
+    }
+    Ok(())
+}
+
+/// Runs resolve task `j` (skipped when already done).
+pub fn run(work: &Work, j: usize) -> Result<()> {
+    if work.is_done(Marker::Resolve(j)) {
+        return Ok(());
+    }
+    work.require(&format!("resolve {j}"), &work.scan_markers())?;
+    let config = &work.manifest.config;
+    let (bases, total) = shard_bases(work)?;
+
+    // Shared shingles, routed back to each shard.
+    let mut all: Vec<Occurrence> = Vec::new();
+    each_shard_chunk(work, OCCURRENCES, j, |i, chunk: Vec<Occurrence>| {
+        let base = bases[i];
+        all.extend(chunk.into_iter().map(|(h, d, p, b)| (h, d + base, p, b)));
+    })?;
+    all.par_sort_unstable();
+    let groups = shared_from_sorted(&all, config.dedup.max_shingle_docs);
+    drop(all);
+    let mut routes = groups.routes.as_slice();
+    for (i, &base) in bases.iter().enumerate() {
+        let end = bases.get(i + 1).copied().unwrap_or(total);
+        let split = routes.partition_point(|r| r.0 < end);
+        let (mine, rest) = routes.split_at(split);
+        routes = rest;
+        let mut out = StageWriter::create(&work.routes_path(j, i), ROUTES, work.hash)?;
+        for doc in mine.chunk_by(|a, b| a.0 == b.0) {
+            let mut shared = DocShared::default();
+            for r in doc {
+                let e = groups.entry(r, &mut shared.postings);
+                shared.entries.push(e);
+            }
+            out.write(&(doc[0].0 - base, shared))?;
+        }
+        out.finish()?;
+    }
+    drop(groups);
+
+    // Candidate pairs of documents.
+    let mut keys: Vec<(u64, u32, u32)> = Vec::new();
+    each_shard_chunk(work, BANDS, j, |i, chunk: Vec<(u64, u32, u32)>| {
+        let base = bases[i];
+        keys.extend(chunk.into_iter().map(|(k, band, d)| (k, band, d + base)));
+    })?;
+    keys.par_sort_unstable();
+    let mut pairs = pairs_from_sorted(&keys);
+    drop(keys);
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    let mut out = StageWriter::create(&work.resolve_path(j, PAIRS), PAIRS, work.hash)?;
+    out.write(&pairs)?;
+    out.finish()?;
+
+    // Repeated lines: short lines in enough documents of the corpus.
+    let mut lines: Vec<u64> = Vec::new();
+    each_shard_chunk(work, LINES, j, |_, chunk: Vec<u64>| lines.extend(chunk))?;
+    lines.par_sort_unstable();
+    let threshold = crate::boilerplate::repeated::RepeatParams::from_config(&config.boilerplate)
+        .threshold(total as usize);
+    let repeated: Vec<u64> = lines
+        .chunk_by(|a, b| a == b)
+        .filter(|run| run.len() as u64 >= threshold)
+        .map(|run| run[0])
+        .collect();
+    let mut out = StageWriter::create(&work.resolve_path(j, REPEATED), REPEATED, work.hash)?;
+    out.write(&repeated)?;
+    out.finish()?;
+    work.mark_done(Marker::Resolve(j))
+}
