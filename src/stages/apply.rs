@@ -53,7 +53,7 @@ impl RouteStreams {
         let readers = (0..work.manifest.resolve_tasks)
             .map(|j| {
                 let mut r = StageReader::open(&work.routes_path(j, shard), ROUTES, work.hash)?;
-                let head = r.next()?;
+                let head = r.read()?;
                 Ok((r, head))
             })
             .collect::<Result<_>>()?;
@@ -66,7 +66,7 @@ impl RouteStreams {
         let mut out = DocShared::default();
         for (reader, head) in &mut self.readers {
             while head.as_ref().is_some_and(|h| h.0 < local) {
-                *head = reader.next()?;
+                *head = reader.read()?;
             }
             if head.as_ref().is_some_and(|h| h.0 == local) {
                 let (_, part) = head.take().expect("checked");
@@ -77,7 +77,7 @@ impl RouteStreams {
                     e
                 }));
                 out.postings.extend(part.postings);
-                *head = reader.next()?;
+                *head = reader.read()?;
             }
         }
         out.entries.sort_unstable_by_key(|e| e.pos);
@@ -105,7 +105,7 @@ pub fn run(
     let inputs = work.manifest.inputs();
     let sources = FileSources::open(work)?;
     let repeated: Vec<u64> = StageReader::open(&work.repeated_path(), REPEATED, work.hash)?
-        .next()?
+        .read()?
         .unwrap_or_default();
     let judge = config.dedup.passages || config.dedup.explain_reuse;
     let mut streams: Option<RouteStreams> = None;
@@ -134,7 +134,7 @@ pub fn run(
                     if drops.0 != file {
                         let path = work.decisions_path(file);
                         drops = (file, StageReader::open(&path, DECISIONS, work.hash)?
-                            .next()?
+                            .read()?
                             .unwrap_or_default());
                     }
                     let drop = drops

@@ -47,7 +47,7 @@ impl StageWriter {
         let mut w = StageWriter {
             path: path.to_path_buf(),
             temp,
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: BufWriter::with_capacity(1 << 16, file),
             written: 0,
         };
         w.write(&Header {
@@ -100,9 +100,9 @@ impl StageReader {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut r = StageReader {
             path: path.to_path_buf(),
-            input: BufReader::with_capacity(1 << 20, file),
+            input: BufReader::with_capacity(1 << 16, file),
         };
-        let header: Header = r.next()?.ok_or_else(|| corrupt(path, "empty stage file"))?;
+        let header: Header = r.read()?.ok_or_else(|| corrupt(path, "empty stage file"))?;
         if header.magic != MAGIC || header.format != FORMAT || header.kind != kind {
             return Err(corrupt(
                 path,
@@ -119,7 +119,7 @@ impl StageReader {
     }
 
     /// The next record, or `None` at the end of the file.
-    pub fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+    pub fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
         let at_end = self
             .input
             .fill_buf()
@@ -136,7 +136,7 @@ impl StageReader {
     /// Every remaining record.
     pub fn all<T: DeserializeOwned>(mut self) -> Result<Vec<T>> {
         let mut out = Vec::new();
-        while let Some(r) = self.next()? {
+        while let Some(r) = self.read()? {
             out.push(r);
         }
         Ok(out)
@@ -224,7 +224,7 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
         let mut r = StageReader::open(&path, "pairs", 7).unwrap();
-        r.next::<Vec<(u32, u32)>>().unwrap();
-        assert!(r.next::<Vec<(u32, u32)>>().is_err());
+        r.read::<Vec<(u32, u32)>>().unwrap();
+        assert!(r.read::<Vec<(u32, u32)>>().is_err());
     }
 }

@@ -28,10 +28,10 @@ pub fn run(work: &Work) -> Result<()> {
     let mut repeated: Vec<u64> = Vec::new();
     for j in 0..work.manifest.resolve_tasks {
         let mut r = StageReader::open(&work.resolve_path(j, PAIRS), PAIRS, work.hash)?;
-        pairs.extend(r.next::<Vec<(u32, u32)>>()?.unwrap_or_default());
+        pairs.extend(r.read::<Vec<(u32, u32)>>()?.unwrap_or_default());
         let mut r = StageReader::open(&work.resolve_path(j, REPEATED), REPEATED, work.hash)?;
         // Partitions are hash ranges in order: the concatenation is sorted.
-        repeated.extend(r.next::<Vec<u64>>()?.unwrap_or_default());
+        repeated.extend(r.read::<Vec<u64>>()?.unwrap_or_default());
     }
     pairs.sort_unstable();
     pairs.dedup();

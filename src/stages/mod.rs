@@ -367,11 +367,11 @@ impl Work {
     pub fn index_path(&self, i: usize) -> PathBuf {
         self.dir.join("scan").join(i.to_string()).join("index.bin")
     }
-    pub fn scan_part_path(&self, i: usize, what: &str, j: usize) -> PathBuf {
+    pub fn scan_part_path(&self, i: usize, j: usize) -> PathBuf {
         self.dir
             .join("scan")
             .join(i.to_string())
-            .join(format!("{what}-{j}.bin"))
+            .join(format!("partition-{j}.bin"))
     }
     /// Files of resolve partition `j`.
     pub fn routes_path(&self, j: usize, shard: usize) -> PathBuf {

@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::files::{StageReader, StageWriter};
-use super::scan::{ShardIndex, BANDS, INDEX, LINES, OCCURRENCES};
+use super::scan::{PartChunk, ShardIndex, INDEX, PARTITION};
 use super::{Marker, Work};
 use crate::config::Config;
 use crate::corpus::InputFile;
@@ -22,6 +22,8 @@ pub const REPEATED: &str = "repeated";
 /// four bytes per input byte of its share, so the resolve step's peak stays a small part of the
 /// input however large the corpus.
 const BYTES_PER_PARTITION: u64 = 16 << 20;
+/// A scan task keeps one file open per partition.
+const MAX_PARTITIONS: u64 = 512;
 
 /// How many hash-range partitions `gleaner clean` resolves one after another: enough that one
 /// partition's occurrences fit in an eighth of `--max-memory`, and one per 16 MiB of input.
@@ -35,7 +37,7 @@ pub fn partitions_for(config: &Config, inputs: &[InputFile]) -> usize {
     let by_budget = config
         .memory_budget()
         .map_or(1, |b| (bytes.saturating_mul(4) / (b / 8).max(1)) + 1);
-    by_size.max(by_budget).clamp(1, 4096) as usize
+    by_size.max(by_budget).clamp(1, MAX_PARTITIONS) as usize
 }
 
 /// What one resolve task is projected to hold at its peak, from the sizes of the scan files.
@@ -46,6 +48,7 @@ pub struct Projection {
     /// Bytes of the largest partition's occurrences on disk.
     pub largest: u64,
     pub documents: u64,
+    pub shards: u64,
 }
 
 impl Projection {
@@ -57,23 +60,25 @@ impl Projection {
         for j in 0..work.manifest.resolve_tasks {
             let mut bytes = 0;
             for i in 0..work.manifest.scan_tasks {
-                let path = work.scan_part_path(i, OCCURRENCES, j);
+                let path = work.scan_part_path(i, j);
                 bytes += std::fs::metadata(&path)
                     .map_err(|e| crate::Error::io(&path, e))?
                     .len();
             }
             p.largest = p.largest.max(bytes);
-            // 20 bytes per occurrence on disk.
+            // About 20 bytes per occurrence on disk (band keys and lines are a small share).
             p.occurrences += bytes / 20;
         }
         p.documents = shard_bases(work)?.1 as u64;
+        p.shards = work.manifest.scan_tasks as u64;
         Ok(p)
     }
 
-    /// The peak: the largest partition's occurrences in memory (24 bytes each, 20 on disk) with the
-    /// groups and routes they make (at most as much again), and each document's index entry.
+    /// The peak: the largest partition's records in memory (24 bytes for 20 on disk) with the
+    /// groups and routes they make (at most as much again), each document's index entry, and the
+    /// read and write buffers of one file per scan shard.
     pub fn peak(&self) -> u64 {
-        self.largest / 20 * 24 * 2 + self.documents * 24
+        self.largest / 20 * 24 * 2 + self.documents * 24 + self.shards * (128 << 10)
     }
 }
 
@@ -94,23 +99,7 @@ pub fn shard_bases(work: &Work) -> Result<(Vec<u32>, u32)> {
 
 pub fn read_index(work: &Work, i: usize) -> Result<ShardIndex> {
     let mut r = StageReader::open(&work.index_path(i), INDEX, work.hash)?;
-    Ok(r.next()?.unwrap_or_default())
-}
-
-/// Every record of partition `j` of kind `what` from all scan shards, with the shard's number.
-fn each_shard_chunk<T: serde::de::DeserializeOwned>(
-    work: &Work,
-    what: &str,
-    j: usize,
-    mut f: impl FnMut(usize, T),
-) -> Result<()> {
-    for i in 0..work.manifest.scan_tasks {
-        let mut r = StageReader::open(&work.scan_part_path(i, what, j), what, work.hash)?;
-        while let Some(chunk) = r.next::<T>()? {
-            f(i, chunk);
-        }
-    }
-    Ok(())
+    Ok(r.read()?.unwrap_or_default())
 }
 
 /// Runs resolve task `j` (skipped when already done).
@@ -122,12 +111,27 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     let config = &work.manifest.config;
     let (bases, total) = shard_bases(work)?;
 
-    // Shared shingles, routed back to each shard.
+    // One pass over the partition's files of every shard.
     let mut all: Vec<Occurrence> = Vec::new();
-    each_shard_chunk(work, OCCURRENCES, j, |i, chunk: Vec<Occurrence>| {
-        let base = bases[i];
-        all.extend(chunk.into_iter().map(|(h, d, p, b)| (h, d + base, p, b)));
-    })?;
+    let mut keys: Vec<(u64, u32, u32)> = Vec::new();
+    let mut lines: Vec<u64> = Vec::new();
+    for (i, &base) in bases.iter().enumerate() {
+        let path = work.scan_part_path(i, j);
+        let mut r = StageReader::open(&path, PARTITION, work.hash)?;
+        while let Some(chunk) = r.read::<PartChunk>()? {
+            match chunk {
+                PartChunk::Occurrences(o) => {
+                    all.extend(o.into_iter().map(|(h, d, p, b)| (h, d + base, p, b)))
+                }
+                PartChunk::Bands(b) => {
+                    keys.extend(b.into_iter().map(|(k, band, d)| (k, band, d + base)))
+                }
+                PartChunk::Lines(l) => lines.extend(l),
+            }
+        }
+    }
+
+    // Shared shingles, routed back to each shard.
     all.par_sort_unstable();
     let groups = shared_from_sorted(&all, config.dedup.max_shingle_docs);
     drop(all);
@@ -151,11 +155,6 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     drop(groups);
 
     // Candidate pairs of documents.
-    let mut keys: Vec<(u64, u32, u32)> = Vec::new();
-    each_shard_chunk(work, BANDS, j, |i, chunk: Vec<(u64, u32, u32)>| {
-        let base = bases[i];
-        keys.extend(chunk.into_iter().map(|(k, band, d)| (k, band, d + base)));
-    })?;
     keys.par_sort_unstable();
     let mut pairs = pairs_from_sorted(&keys);
     drop(keys);
@@ -166,8 +165,6 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     out.finish()?;
 
     // Repeated lines: short lines in enough documents of the corpus.
-    let mut lines: Vec<u64> = Vec::new();
-    each_shard_chunk(work, LINES, j, |_, chunk: Vec<u64>| lines.extend(chunk))?;
     lines.par_sort_unstable();
     let threshold = crate::boilerplate::repeated::RepeatParams::from_config(&config.boilerplate)
         .threshold(total as usize);

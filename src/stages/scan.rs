@@ -15,9 +15,18 @@ use crate::pipeline::{each_batch, DocScan, Progress, Slot};
 
 pub const FACTS: &str = "facts";
 pub const INDEX: &str = "index";
-pub const OCCURRENCES: &str = "occurrences";
-pub const BANDS: &str = "bands";
-pub const LINES: &str = "lines";
+pub const PARTITION: &str = "partition";
+
+/// One batch's share of a hash-range partition, as the scan writes it (local document numbers).
+#[derive(Debug, Serialize, Deserialize)]
+pub enum PartChunk {
+    /// Shingle occurrences (hash, document, position, block), sorted.
+    Occurrences(Vec<Occurrence>),
+    /// LSH band keys (key, band, document).
+    Bands(Vec<(u64, u32, u32)>),
+    /// Short-line hashes, one per document that has the line.
+    Lines(Vec<u64>),
+}
 
 /// Where each document of a shard is: its DocId and the byte offset of its facts.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -58,13 +67,9 @@ pub fn run(
     let parts_n = work.manifest.resolve_tasks;
     let inputs = work.manifest.inputs();
     let mut facts = StageWriter::create(&work.facts_path(index), FACTS, work.hash)?;
-    let open = |what: &str| -> Result<Vec<StageWriter>> {
-        (0..parts_n)
-            .map(|j| StageWriter::create(&work.scan_part_path(index, what, j), what, work.hash))
-            .collect()
-    };
-    let (mut occ_out, mut band_out, mut line_out) =
-        (open(OCCURRENCES)?, open(BANDS)?, open(LINES)?);
+    let mut part_out = (0..parts_n)
+        .map(|j| StageWriter::create(&work.scan_part_path(index, j), PARTITION, work.hash))
+        .collect::<Result<Vec<_>>>()?;
     let mut shard = ShardIndex::default();
     let dedup = crate::dedup::Scanner::new(&config.dedup);
     let (bands, rows) = (config.dedup.bands, config.dedup.rows);
@@ -116,17 +121,17 @@ pub fn run(
                 if !o.is_empty() {
                     // Sorted runs: the resolve task merges them.
                     o.sort_unstable();
-                    occ_out[j].write(&o)?;
+                    part_out[j].write(&PartChunk::Occurrences(o))?;
                 }
             }
             for (j, b) in parts.bands.into_iter().enumerate() {
                 if !b.is_empty() {
-                    band_out[j].write(&b)?;
+                    part_out[j].write(&PartChunk::Bands(b))?;
                 }
             }
             for (j, l) in parts.lines.into_iter().enumerate() {
                 if !l.is_empty() {
-                    line_out[j].write(&l)?;
+                    part_out[j].write(&PartChunk::Lines(l))?;
                 }
             }
             Ok(())
@@ -135,7 +140,7 @@ pub fn run(
     progress.finish();
     shard.end = facts.offset();
     facts.finish()?;
-    for w in occ_out.into_iter().chain(band_out).chain(line_out) {
+    for w in part_out {
         w.finish()?;
     }
     let mut index_file = StageWriter::create(&work.index_path(index), INDEX, work.hash)?;
