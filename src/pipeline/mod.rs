@@ -108,7 +108,8 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         let partitions = stages::resolve::partitions_for(config, &inputs);
         let tasks = (1, partitions);
         let manifest = stages::Manifest::new(config, &inputs, &paths.output, tasks, false)?;
-        let work = stages::Work::plan(dir.path(), manifest)?;
+        let mut work = stages::Work::plan(dir.path(), manifest)?;
+        work.durable = false;
 
         let t = Instant::now();
         stages::scan::run(&work, 0, boilerplate.as_ref(), config.quiet)?;

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use super::files::{StageReader, StageWriter};
+use super::files::StageReader;
 use super::resolve::{PAIRS, REPEATED};
 use super::sources::FileSources;
 use super::{Marker, Work};
@@ -64,11 +64,11 @@ pub fn run(work: &Work) -> Result<()> {
     }
     for (file, mut decisions) in by_file.into_iter().enumerate() {
         decisions.sort_by_key(|d| d.0);
-        let mut out = StageWriter::create(&work.decisions_path(file), DECISIONS, work.hash)?;
+        let mut out = work.writer(&work.decisions_path(file), DECISIONS)?;
         out.write(&decisions)?;
         out.finish()?;
     }
-    let mut out = StageWriter::create(&work.repeated_path(), REPEATED, work.hash)?;
+    let mut out = work.writer(&work.repeated_path(), REPEATED)?;
     out.write(&repeated)?;
     out.finish()?;
     work.mark_done(Marker::Merge)

@@ -226,6 +226,9 @@ pub struct Work {
     pub manifest: Manifest,
     /// xxh3-64 of the manifest file: every stage file carries it.
     pub hash: u64,
+    /// Sync stage files to disk before renaming them (off for the temporary work folder of
+    /// `gleaner clean`, which a crash throws away anyway).
+    pub durable: bool,
 }
 
 impl Work {
@@ -251,6 +254,7 @@ impl Work {
             dir: dir.to_path_buf(),
             hash: xxh3_64(&bytes),
             manifest,
+            durable: true,
         })
     }
 
@@ -283,6 +287,7 @@ impl Work {
             dir: dir.to_path_buf(),
             hash: xxh3_64(&bytes),
             manifest,
+            durable: true,
         })
     }
 
@@ -305,6 +310,11 @@ impl Work {
             }
         }
         Ok(())
+    }
+
+    /// A stage file of this plan.
+    pub fn writer(&self, path: &Path, kind: &str) -> Result<files::StageWriter> {
+        files::StageWriter::create(path, kind, self.hash, self.durable)
     }
 
     pub fn marker(&self, marker: Marker) -> PathBuf {

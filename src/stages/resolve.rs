@@ -5,13 +5,13 @@
 
 use rayon::prelude::*;
 
-use super::files::{StageReader, StageWriter};
+use super::files::StageReader;
 use super::scan::{PartChunk, ShardIndex, INDEX, PARTITION};
 use super::{Marker, Work};
 use crate::config::Config;
 use crate::corpus::InputFile;
 use crate::dedup::docs::pairs_from_sorted;
-use crate::dedup::passages::{shared_from_sorted, DocShared, Occurrence};
+use crate::dedup::passages::{shared_from_sorted, DocShared, Occurrence, Route};
 use crate::error::Result;
 
 pub const ROUTES: &str = "routes";
@@ -141,14 +141,22 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
         let split = routes.partition_point(|r| r.0 < end);
         let (mine, rest) = routes.split_at(split);
         routes = rest;
-        let mut out = StageWriter::create(&work.routes_path(j, i), ROUTES, work.hash)?;
-        for doc in mine.chunk_by(|a, b| a.0 == b.0) {
-            let mut shared = DocShared::default();
-            for r in doc {
-                let e = groups.entry(r, &mut shared.postings);
-                shared.entries.push(e);
-            }
-            out.write(&(doc[0].0 - base, shared))?;
+        let mut out = work.writer(&work.routes_path(j, i), ROUTES)?;
+        // Serialized in parallel, written in document order.
+        let docs: Vec<&[Route]> = mine.chunk_by(|a, b| a.0 == b.0).collect();
+        let records: Vec<Vec<u8>> = docs
+            .par_iter()
+            .map(|doc| {
+                let mut shared = DocShared::default();
+                for r in *doc {
+                    let e = groups.entry(r, &mut shared.postings);
+                    shared.entries.push(e);
+                }
+                bincode::serialize(&(doc[0].0 - base, shared)).expect("serializing into memory")
+            })
+            .collect();
+        for bytes in records {
+            out.write_serialized(&bytes)?;
         }
         out.finish()?;
     }
@@ -160,7 +168,7 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     drop(keys);
     pairs.par_sort_unstable();
     pairs.dedup();
-    let mut out = StageWriter::create(&work.resolve_path(j, PAIRS), PAIRS, work.hash)?;
+    let mut out = work.writer(&work.resolve_path(j, PAIRS), PAIRS)?;
     out.write(&pairs)?;
     out.finish()?;
 
@@ -173,7 +181,7 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
         .filter(|run| run.len() as u64 >= threshold)
         .map(|run| run[0])
         .collect();
-    let mut out = StageWriter::create(&work.resolve_path(j, REPEATED), REPEATED, work.hash)?;
+    let mut out = work.writer(&work.resolve_path(j, REPEATED), REPEATED)?;
     out.write(&repeated)?;
     out.finish()?;
     work.mark_done(Marker::Resolve(j))

@@ -2,9 +2,9 @@
 //! order, with an index of offsets) and splits its shingle occurrences, LSH band keys and short
 //! lines into the hash-range partitions that the resolve tasks read.
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::files::StageWriter;
 use super::{partition_of, Marker, Work};
 use crate::boilerplate::Boilerplate;
 use crate::corpus::DocId;
@@ -20,7 +20,8 @@ pub const PARTITION: &str = "partition";
 /// One batch's share of a hash-range partition, as the scan writes it (local document numbers).
 #[derive(Debug, Serialize, Deserialize)]
 pub enum PartChunk {
-    /// Shingle occurrences (hash, document, position, block), sorted.
+    /// Shingle occurrences (hash, document, position, block), in document order: the resolve
+    /// task sorts a whole partition at once.
     Occurrences(Vec<Occurrence>),
     /// LSH band keys (key, band, document).
     Bands(Vec<(u64, u32, u32)>),
@@ -44,11 +45,77 @@ impl ShardIndex {
     }
 }
 
-/// Per-partition buffers of one shard, written as one record per batch.
+/// What the writer thread receives per batch: each document's serialized facts, and each
+/// partition's serialized records.
+type WrittenBatch = (Vec<(DocId, Vec<u8>)>, Vec<Vec<Vec<u8>>>);
+
+/// Documents per unit of parallel work when splitting a batch by partition.
+const CHUNK_DOCS: usize = 64;
+
+/// Per-partition records of a few documents.
 struct Parts {
     occurrences: Vec<Vec<Occurrence>>,
     bands: Vec<Vec<(u64, u32, u32)>>,
     lines: Vec<Vec<u64>>,
+}
+
+/// Splits the records of documents `first..` by hash-range partition.
+fn split_by_partition(
+    chunk: &[(DocScan, Vec<u8>)],
+    first: u32,
+    parts_n: usize,
+    (bands, rows): (usize, usize),
+) -> Parts {
+    let mut parts = Parts {
+        occurrences: vec![Vec::new(); parts_n],
+        bands: vec![Vec::new(); parts_n],
+        lines: vec![Vec::new(); parts_n],
+    };
+    let mut line_hashes = Vec::new();
+    for (k, (scan, _)) in chunk.iter().enumerate() {
+        let local = first + k as u32;
+        for o in crate::dedup::occurrences(local, &scan.dedup) {
+            parts.occurrences[partition_of(o.0, parts_n)].push(o);
+        }
+        for (key, band) in band_keys(&scan.dedup.signature, bands, rows) {
+            parts.bands[partition_of(key, parts_n)].push((key, band, local));
+        }
+        if let Some(b) = &scan.boilerplate {
+            // Counted once per document.
+            line_hashes.clear();
+            line_hashes.extend(b.short_lines.iter().map(|l| l.hash));
+            line_hashes.extend(b.removed_short_lines.iter().copied());
+            line_hashes.sort_unstable();
+            line_hashes.dedup();
+            for &h in &line_hashes {
+                parts.lines[partition_of(h, parts_n)].push(h);
+            }
+        }
+    }
+    parts
+}
+
+/// Partition `j`'s records of a batch, serialized: occurrences (a sorted run), band keys and
+/// short lines, each record only when not empty.
+fn serialize_partition(chunks: &[Parts], j: usize) -> Vec<Vec<u8>> {
+    let mut occurrences: Vec<Occurrence> = Vec::new();
+    let mut keys = Vec::new();
+    let mut lines = Vec::new();
+    for c in chunks {
+        occurrences.extend_from_slice(&c.occurrences[j]);
+        keys.extend_from_slice(&c.bands[j]);
+        lines.extend_from_slice(&c.lines[j]);
+    }
+    let records = [
+        (!occurrences.is_empty()).then_some(PartChunk::Occurrences(occurrences)),
+        (!keys.is_empty()).then_some(PartChunk::Bands(keys)),
+        (!lines.is_empty()).then_some(PartChunk::Lines(lines)),
+    ];
+    records
+        .into_iter()
+        .flatten()
+        .map(|r| bincode::serialize(&r).expect("serializing into memory"))
+        .collect()
 }
 
 /// Runs scan task `index` (skipped when already done).
@@ -66,84 +133,91 @@ pub fn run(
     let config = &work.manifest.config;
     let parts_n = work.manifest.resolve_tasks;
     let inputs = work.manifest.inputs();
-    let mut facts = StageWriter::create(&work.facts_path(index), FACTS, work.hash)?;
+    let mut facts = work.writer(&work.facts_path(index), FACTS)?;
     let mut part_out = (0..parts_n)
-        .map(|j| StageWriter::create(&work.scan_part_path(index, j), PARTITION, work.hash))
+        .map(|j| work.writer(&work.scan_part_path(index, j), PARTITION))
         .collect::<Result<Vec<_>>>()?;
-    let mut shard = ShardIndex::default();
     let dedup = crate::dedup::Scanner::new(&config.dedup);
     let (bands, rows) = (config.dedup.bands, config.dedup.rows);
     let progress = Progress::new("scan", quiet);
-    each_batch(
-        config,
-        &inputs,
-        files,
-        &progress,
-        |docs| Ok(vec![(); docs.len()]),
-        |_, doc, ()| DocScan {
-            doc_id: doc.doc_id,
-            id: doc.id.clone(),
-            len_code_points: doc.text.chars().count(),
-            boilerplate: boilerplate.map(|b| b.scan(&doc.text)),
-            dedup: dedup.scan(&doc.text, &crate::text::blocks(&doc.text)),
-        },
-        |_, batch| {
-            let mut parts = Parts {
-                occurrences: vec![Vec::new(); parts_n],
-                bands: vec![Vec::new(); parts_n],
-                lines: vec![Vec::new(); parts_n],
-            };
-            let mut line_hashes = Vec::new();
-            for slot in batch {
-                let Slot::Doc(scan) = slot else { continue };
-                let local = shard.docs.len() as u32;
-                for o in crate::dedup::occurrences(local, &scan.dedup) {
-                    parts.occurrences[partition_of(o.0, parts_n)].push(o);
+    // A writer thread writes each batch's records while the workers scan the next one.
+    let shard = std::thread::scope(|scope| -> Result<ShardIndex> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<WrittenBatch>(2);
+        let writer = scope.spawn(move || -> Result<ShardIndex> {
+            let mut shard = ShardIndex::default();
+            for (docs, partitions) in rx {
+                for (doc_id, bytes) in docs {
+                    shard.docs.push((doc_id, facts.offset()));
+                    facts.write_serialized(&bytes)?;
                 }
-                for (key, band) in band_keys(&scan.dedup.signature, bands, rows) {
-                    parts.bands[partition_of(key, parts_n)].push((key, band, local));
-                }
-                if let Some(b) = &scan.boilerplate {
-                    // Counted once per document.
-                    line_hashes.clear();
-                    line_hashes.extend(b.short_lines.iter().map(|l| l.hash));
-                    line_hashes.extend(b.removed_short_lines.iter().copied());
-                    line_hashes.sort_unstable();
-                    line_hashes.dedup();
-                    for &h in &line_hashes {
-                        parts.lines[partition_of(h, parts_n)].push(h);
+                for (out, records) in part_out.iter_mut().zip(partitions) {
+                    for bytes in records {
+                        out.write_serialized(&bytes)?;
                     }
                 }
-                shard.docs.push((scan.doc_id, facts.offset()));
-                facts.write(&scan)?;
             }
-            for (j, mut o) in parts.occurrences.into_iter().enumerate() {
-                if !o.is_empty() {
-                    // Sorted runs: the resolve task merges them.
-                    o.sort_unstable();
-                    part_out[j].write(&PartChunk::Occurrences(o))?;
-                }
+            shard.end = facts.offset();
+            facts.finish()?;
+            for w in part_out {
+                w.finish()?;
             }
-            for (j, b) in parts.bands.into_iter().enumerate() {
-                if !b.is_empty() {
-                    part_out[j].write(&PartChunk::Bands(b))?;
-                }
-            }
-            for (j, l) in parts.lines.into_iter().enumerate() {
-                if !l.is_empty() {
-                    part_out[j].write(&PartChunk::Lines(l))?;
-                }
-            }
-            Ok(())
-        },
-    )?;
+            Ok(shard)
+        });
+        let mut scanned = 0u32;
+        let read = each_batch(
+            config,
+            &inputs,
+            files,
+            &progress,
+            |docs| Ok(vec![(); docs.len()]),
+            |_, doc, ()| {
+                let scan = DocScan {
+                    doc_id: doc.doc_id,
+                    id: doc.id.clone(),
+                    len_code_points: doc.text.chars().count(),
+                    boilerplate: boilerplate.map(|b| b.scan(&doc.text)),
+                    dedup: dedup.scan(&doc.text, &crate::text::blocks(&doc.text)),
+                };
+                let bytes = bincode::serialize(&scan).expect("serializing into memory");
+                (scan, bytes)
+            },
+            |_, batch| {
+                let scans: Vec<(DocScan, Vec<u8>)> = batch
+                    .into_iter()
+                    .filter_map(|slot| match slot {
+                        Slot::Doc(scan) => Some(scan),
+                        Slot::Bad(_) => None,
+                    })
+                    .collect();
+                let first = scanned;
+                scanned += scans.len() as u32;
+                // Each chunk of documents split by partition, in parallel ...
+                let chunks: Vec<Parts> = scans
+                    .par_chunks(CHUNK_DOCS)
+                    .enumerate()
+                    .map(|(c, chunk)| {
+                        let first = first + (c * CHUNK_DOCS) as u32;
+                        split_by_partition(chunk, first, parts_n, (bands, rows))
+                    })
+                    .collect();
+                // ... then each partition's share gathered, sorted and serialized in parallel.
+                let partitions: Vec<Vec<Vec<u8>>> = (0..parts_n)
+                    .into_par_iter()
+                    .map(|j| serialize_partition(&chunks, j))
+                    .collect();
+                let docs = scans.into_iter().map(|(s, b)| (s.doc_id, b)).collect();
+                // A send fails only when the writer stopped; its error is reported below.
+                let _ = tx.send((docs, partitions));
+                Ok(())
+            },
+        );
+        drop(tx);
+        let written = writer.join().expect("the writer thread does not panic");
+        read?;
+        written
+    })?;
     progress.finish();
-    shard.end = facts.offset();
-    facts.finish()?;
-    for w in part_out {
-        w.finish()?;
-    }
-    let mut index_file = StageWriter::create(&work.index_path(index), INDEX, work.hash)?;
+    let mut index_file = work.writer(&work.index_path(index), INDEX)?;
     index_file.write(&shard)?;
     index_file.finish()?;
     work.mark_done(Marker::Scan(index))
