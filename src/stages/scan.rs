@@ -59,12 +59,14 @@ struct Parts {
     lines: Vec<Vec<u64>>,
 }
 
-/// Splits the records of documents `first..` by hash-range partition.
+/// Splits the records of documents `first..` by hash-range partition (shingle occurrences only
+/// with `passages`).
 fn split_by_partition(
     chunk: &[(DocScan, Vec<u8>)],
     first: u32,
     parts_n: usize,
     (bands, rows): (usize, usize),
+    passages: bool,
 ) -> Parts {
     let mut parts = Parts {
         occurrences: vec![Vec::new(); parts_n],
@@ -74,8 +76,10 @@ fn split_by_partition(
     let mut line_hashes = Vec::new();
     for (k, (scan, _)) in chunk.iter().enumerate() {
         let local = first + k as u32;
-        for o in crate::dedup::occurrences(local, &scan.dedup) {
-            parts.occurrences[partition_of(o.0, parts_n)].push(o);
+        if passages {
+            for o in crate::dedup::occurrences(local, &scan.dedup) {
+                parts.occurrences[partition_of(o.0, parts_n)].push(o);
+            }
         }
         for (key, band) in band_keys(&scan.dedup.signature, bands, rows) {
             parts.bands[partition_of(key, parts_n)].push((key, band, local));
@@ -139,6 +143,8 @@ pub fn run(
         .collect::<Result<Vec<_>>>()?;
     let dedup = crate::dedup::Scanner::new(&config.dedup);
     let (bands, rows) = (config.dedup.bands, config.dedup.rows);
+    // Shingle occurrences are routed only for the passage step.
+    let passages = config.dedup.passages || config.dedup.explain_reuse;
     let progress = Progress::new("scan", quiet);
     // A writer thread writes each batch's records while the workers scan the next one.
     let shard = std::thread::scope(|scope| -> Result<ShardIndex> {
@@ -197,7 +203,7 @@ pub fn run(
                     .enumerate()
                     .map(|(c, chunk)| {
                         let first = first + (c * CHUNK_DOCS) as u32;
-                        split_by_partition(chunk, first, parts_n, (bands, rows))
+                        split_by_partition(chunk, first, parts_n, (bands, rows), passages)
                     })
                     .collect();
                 // ... then each partition's share gathered, sorted and serialized in parallel.
