@@ -122,44 +122,73 @@ pub fn decide(
     }
 }
 
+/// Candidate pairs verified at a time: only their documents' shingle sets are held.
+const PAIR_CHUNK: usize = 4096;
+
 /// From sorted distinct candidate pairs: (document, the root it joins, score) of every document
 /// that verified pairs join to an earlier one, by document. `set_of` gives a document's sorted
-/// distinct shingles.
+/// distinct shingles; it is asked again for a document of several chunks, so that memory holds
+/// the sets of one chunk of pairs, not of every document involved.
 pub fn verified_drops(
     config: &DedupConfig,
     documents: usize,
     pairs: &[(u32, u32)],
     set_of: impl Fn(u32) -> Vec<u64> + Sync,
 ) -> Vec<(u32, u32, f64)> {
-    if pairs.is_empty() {
-        return Vec::new();
-    }
-    let mut involved: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
-    involved.par_sort_unstable();
-    involved.dedup();
-    let sets: Vec<Vec<u64>> = involved.par_iter().map(|&d| set_of(d)).collect();
-    let set_of = |d: u32| -> &[u64] {
-        let i = involved.binary_search(&d).expect("an involved document");
-        &sets[i]
-    };
-    let verified: Vec<(u32, u32)> = pairs
-        .par_iter()
-        .copied()
-        .filter(|&(a, b)| is_duplicate(config, set_of(a), set_of(b)))
-        .collect();
     let mut uf = UnionFind::new(documents);
-    for &(a, b) in &verified {
-        uf.union(a, b);
+    for chunk in pairs.chunks(PAIR_CHUNK) {
+        let sets = Sets::of(chunk, &set_of);
+        let verified: Vec<(u32, u32)> = chunk
+            .par_iter()
+            .copied()
+            .filter(|&(a, b)| is_duplicate(config, sets.get(a), sets.get(b)))
+            .collect();
+        for (a, b) in verified {
+            uf.union(a, b);
+        }
     }
-    involved
-        .par_iter()
-        .filter_map(|&d| {
+    let mut members: Vec<(u32, u32)> = pairs
+        .iter()
+        .flat_map(|&(a, b)| [a, b])
+        .filter_map(|d| {
             let root = uf.root(d);
-            (root != d).then(|| {
-                let (member, kept) = (set_of(d), set_of(root));
-                let score = intersection(kept, member) as f64 / member.len().max(1) as f64;
-                (d, root, score)
-            })
+            (root != d).then_some((root, d))
         })
-        .collect()
+        .collect();
+    members.par_sort_unstable();
+    members.dedup();
+    let mut drops = Vec::with_capacity(members.len());
+    for chunk in members.chunks(PAIR_CHUNK) {
+        let sets = Sets::of(chunk, &set_of);
+        drops.par_extend(chunk.par_iter().map(|&(root, d)| {
+            let (member, kept) = (sets.get(d), sets.get(root));
+            let score = intersection(kept, member) as f64 / member.len().max(1) as f64;
+            (d, root, score)
+        }));
+    }
+    drops.par_sort_unstable_by_key(|x| x.0);
+    drops
+}
+
+/// The shingle sets of the documents of some pairs.
+struct Sets {
+    docs: Vec<u32>,
+    sets: Vec<Vec<u64>>,
+}
+
+impl Sets {
+    fn of(pairs: &[(u32, u32)], set_of: &(impl Fn(u32) -> Vec<u64> + Sync)) -> Self {
+        let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+        docs.sort_unstable();
+        docs.dedup();
+        let sets = docs.par_iter().map(|&d| set_of(d)).collect();
+        Sets { docs, sets }
+    }
+
+    fn get(&self, d: u32) -> &[u64] {
+        &self.sets[self
+            .docs
+            .binary_search(&d)
+            .expect("a document of the pairs")]
+    }
 }
