@@ -108,6 +108,7 @@ pub fn run(
         .read()?
         .unwrap_or_default();
     let judge = config.dedup.passages || config.dedup.explain_reuse;
+    let needs_facts = judge || config.boilerplate.enabled;
     let mut streams: Option<RouteStreams> = None;
     let mut drops: (usize, Vec<(DocId, DropReason)>) = (usize::MAX, Vec::new());
 
@@ -159,22 +160,27 @@ pub fn run(
                 .collect()
         },
         |input, doc, prepared| -> Result<Applied> {
-            let scan = sources.scan(prepared.ordinal)?;
-            let mut decision = DocDecision::default();
-            if let Some(b) = &scan.boilerplate {
-                Boilerplate::decide(b, &repeated, &mut decision);
-            }
-            decision.drop = prepared.drop;
-            if judge {
-                crate::dedup::judge_passages(
-                    &config.dedup,
-                    &sources,
-                    prepared.ordinal,
-                    &scan.dedup,
-                    &prepared.shared,
-                    &mut decision,
-                    &mut Scratch::default(),
-                )?;
+            let mut decision = DocDecision {
+                drop: prepared.drop,
+                ..DocDecision::default()
+            };
+            // Documents-only runs need nothing of the scan facts here: the drop is decided.
+            if needs_facts {
+                let scan = sources.scan(prepared.ordinal)?;
+                if let Some(b) = &scan.boilerplate {
+                    Boilerplate::decide(b, &repeated, &mut decision);
+                }
+                if judge {
+                    crate::dedup::judge_passages(
+                        &config.dedup,
+                        &sources,
+                        prepared.ordinal,
+                        &scan.dedup,
+                        &prepared.shared,
+                        &mut decision,
+                        &mut Scratch::default(),
+                    )?;
+                }
             }
             let ids = source_ids(&sources, &decision)?;
             let ctx = ApplyContext {
