@@ -52,7 +52,7 @@ if [ -n "${GLEANER:-}" ]; then
   gleaner=$(realpath "$GLEANER")
 else
   (cd "$repo" && cargo build --release --quiet)
-  gleaner=$repo/target/release/gleaner
+  gleaner=${CARGO_TARGET_DIR:-$repo/target}/release/gleaner
 fi
 [ -x "$gleaner" ] || fail "no gleaner binary at $gleaner"
 ok "gleaner binary: $gleaner"
