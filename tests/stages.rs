@@ -401,7 +401,7 @@ fn a_small_memory_budget_spills_to_more_partitions_with_the_same_output() {
         "2M",
     ]);
     let partitions: usize = stderr
-        .split(" hash-range partitions")
+        .split(" hash-range partition")
         .next()
         .and_then(|s| s.rsplit(' ').next())
         .and_then(|n| n.parse().ok())

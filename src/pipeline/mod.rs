@@ -265,10 +265,11 @@ fn check_memory(config: &Config, projection: &stages::resolve::Projection) -> Re
     let peak = projection.peak();
     if !config.quiet {
         eprintln!(
-            "gleaner: resolve projected at {} ({} shingles in {} hash-range partitions, resolved one at a time, spilled to disk in between){}",
+            "gleaner: resolve projected at {} ({} shingles; {} hash-range partition{}, resolved one at a time from disk){}",
             mib(peak),
             projection.occurrences,
             projection.partitions,
+            if projection.partitions == 1 { "" } else { "s" },
             budget.map_or(String::new(), |b| format!("; --max-memory {}", mib(b))),
         );
     }
