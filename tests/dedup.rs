@@ -252,3 +252,52 @@ fn clean_help_shows_dedup_defaults() {
     }
     assert!(help.contains("[default: "));
 }
+
+/// Two different short articles behind the same registration wall: the wall goes as
+/// boilerplate, so it does not make them near-copies; without the boilerplate step it would.
+#[test]
+fn shared_boilerplate_does_not_make_two_articles_near_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string("fixtures/seeds/001_fe8099629fd8fa10.txt").unwrap();
+    let wall: String = seed
+        .lines()
+        .skip(33)
+        .take(30)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let articles = [
+        "The city council approved a new budget for the harbour district on Tuesday, after a long debate about ferry routes and the price of parking near the old fish market.",
+        "Scientists at the university reported that the spring flood carried far less silt than in earlier years, which they link to the dams built upstream during the last decade.",
+    ];
+    let input = dir.path().join("in.jsonl");
+    let records: Vec<String> = articles
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            serde_json::json!({"id": format!("a{i}"), "text": format!("{a}\n\n{wall}\n")})
+                .to_string()
+        })
+        .collect();
+    std::fs::write(&input, records.join("\n") + "\n").unwrap();
+    let written = |extra: &[&str]| -> Vec<String> {
+        let out = dir.path().join("out.jsonl");
+        gleaner()
+            .arg("clean")
+            .arg(&input)
+            .args(["-q", "-o"])
+            .arg(&out)
+            .args(extra)
+            .assert()
+            .success();
+        read_jsonl(&out)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(written(&[]), ["a0", "a1"]);
+    assert_eq!(
+        written(&["--no-boilerplate"]),
+        ["a0"],
+        "the wall alone joins them"
+    );
+}

@@ -65,9 +65,9 @@ pub fn candidates(facts: &[DocFacts], bands: usize, rows: usize) -> Vec<(u32, u3
     pairs
 }
 
-/// Sorted distinct shingles of a document.
+/// Sorted distinct shingles of a document, boilerplate blocks left out.
 pub fn shingle_set(f: &DocFacts) -> Vec<u64> {
-    let mut s = f.shingles.clone();
+    let mut s = f.content_shingles();
     s.sort_unstable();
     s.dedup();
     s

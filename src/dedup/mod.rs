@@ -139,6 +139,10 @@ pub struct BlockFacts {
     pub first: u32,
     pub last: u32,
     pub tokens: u32,
+    /// Removed as boilerplate by the document's own scan (a rule, outside the main content):
+    /// left out of the document's signature and shingle set, so that two articles of one site
+    /// are not near-copies for their shared navigation.
+    pub boilerplate: bool,
 }
 
 /// Where a shingle's tokens are in its document.
@@ -170,6 +174,15 @@ impl DocFacts {
         &self.shingles[b.first as usize..b.last as usize]
     }
 
+    /// The shingles of blocks that are not boilerplate: what document similarity compares.
+    pub fn content_shingles(&self) -> Vec<u64> {
+        self.blocks
+            .iter()
+            .filter(|b| !b.boilerplate)
+            .flat_map(|b| self.block_shingles(b).iter().copied())
+            .collect()
+    }
+
     pub fn total_tokens(&self) -> u64 {
         self.blocks.iter().map(|b| b.tokens as u64).sum()
     }
@@ -193,6 +206,18 @@ impl Scanner {
 
     /// The facts of one document.
     pub fn scan(&self, text: &str, blocks: &[Block]) -> DocFacts {
+        self.scan_excluding(text, blocks, &[])
+    }
+
+    /// The facts of one document whose byte spans `boilerplate` (sorted by start) the
+    /// boilerplate step removes: a block inside one of them is marked, and its shingles are left
+    /// out of the signature.
+    pub fn scan_excluding(
+        &self,
+        text: &str,
+        blocks: &[Block],
+        boilerplate: &[(usize, usize)],
+    ) -> DocFacts {
         let mut facts = DocFacts::default();
         if !self.config.enabled() {
             return facts;
@@ -204,6 +229,14 @@ impl Scanner {
         // Shingle starts and ends each ascend: one cursor each keeps both conversions linear.
         let (mut cp_starts, mut cp_ends) = (CodePoints::new(text), CodePoints::new(text));
         let spans = self.config.explain_reuse;
+        // reach[i]: the furthest end of the first i + 1 boilerplate spans.
+        let reach: Vec<usize> = boilerplate
+            .iter()
+            .scan(0, |far, s| {
+                *far = s.1.max(*far);
+                Some(*far)
+            })
+            .collect();
         for block in blocks {
             tokens.clear();
             tokenizer.tokens(block.text(text), block.start, &mut tokens);
@@ -229,6 +262,9 @@ impl Scanner {
             });
             let cp_start = cp.at(start);
             let cp_end = cp.at(end);
+            // Covered when a span starting at or before the block reaches its end.
+            let k = boilerplate.partition_point(|s| s.0 <= start);
+            let covered = k > 0 && reach[k - 1] >= end;
             facts.blocks.push(BlockFacts {
                 start,
                 end,
@@ -237,11 +273,13 @@ impl Scanner {
                 first,
                 last: facts.shingles.len() as u32,
                 tokens: tokens.len() as u32,
+                boilerplate: covered,
             });
         }
         if let Some(m) = &self.minhash {
-            if !facts.shingles.is_empty() {
-                facts.signature = m.signature(&facts.shingles);
+            let content = facts.content_shingles();
+            if !content.is_empty() {
+                facts.signature = m.signature(&content);
             }
         }
         // The facts live until the resolve step: growth slack (up to half of a vector that grew

@@ -382,3 +382,31 @@ fn shingle_set_of(v: &[u64]) -> Vec<u64> {
     s.dedup();
     s
 }
+
+/// A block inside a boilerplate span is marked and left out of the signature's set, also when
+/// smaller spans start inside the wide one; a block only partly covered stays in.
+#[test]
+fn boilerplate_blocks_are_left_out_of_document_similarity() {
+    let config = DedupConfig::default();
+    let text = "one two three four five six\nseven eight nine ten eleven twelve\nthirteen fourteen fifteen sixteen seventeen\n";
+    let blocks = crate::text::blocks(text);
+    let second = text.find("seven").unwrap();
+    let third = text.find("thirteen").unwrap();
+    // A wide span over the first two lines, with a small one inside it.
+    let spans = [(0, third), (second, second + 5)];
+    let f = Scanner::new(&config).scan_excluding(text, &blocks, &spans);
+    let marks: Vec<bool> = f.blocks.iter().map(|b| b.boilerplate).collect();
+    assert_eq!(marks, [true, true, false]);
+    let third_block = &f.blocks[2];
+    assert_eq!(f.content_shingles(), f.block_shingles(third_block).to_vec());
+    assert_eq!(
+        shingle_set(&f),
+        shingle_set_of(f.block_shingles(third_block))
+    );
+    let plain = Scanner::new(&config).scan(text, &blocks);
+    assert!(plain.blocks.iter().all(|b| !b.boilerplate));
+    assert_ne!(plain.signature, f.signature);
+    // Partly covered: stays.
+    let partial = Scanner::new(&config).scan_excluding(text, &blocks, &[(0, 5)]);
+    assert!(partial.blocks.iter().all(|b| !b.boilerplate));
+}

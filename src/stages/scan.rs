@@ -177,12 +177,20 @@ pub fn run(
             &progress,
             |docs| Ok(vec![(); docs.len()]),
             |_, doc, ()| {
+                let bp = boilerplate.map(|b| b.scan(&doc.text));
+                // Document similarity leaves out what the boilerplate step removes.
+                let mut removed: Vec<(usize, usize)> = bp
+                    .iter()
+                    .flat_map(|b| b.removals.iter().map(|r| (r.start, r.end)))
+                    .collect();
+                removed.sort_unstable();
+                let blocks = crate::text::blocks(&doc.text);
                 let scan = DocScan {
                     doc_id: doc.doc_id,
                     id: doc.id.clone(),
                     len_code_points: doc.text.chars().count(),
-                    boilerplate: boilerplate.map(|b| b.scan(&doc.text)),
-                    dedup: dedup.scan(&doc.text, &crate::text::blocks(&doc.text)),
+                    dedup: dedup.scan_excluding(&doc.text, &blocks, &removed),
+                    boilerplate: bp,
                 };
                 let bytes = bincode::serialize(&scan).expect("serializing into memory");
                 (scan, bytes)
