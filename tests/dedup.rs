@@ -301,3 +301,33 @@ fn shared_boilerplate_does_not_make_two_articles_near_copies() {
         "the wall alone joins them"
     );
 }
+
+/// Documents only: near-copies go whole, every other record is written back unchanged.
+#[test]
+fn documents_only_drops_near_copies_and_edits_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    mixed_corpus(&input);
+    let (out, rejected) = (dir.path().join("out.jsonl"), dir.path().join("rej.jsonl"));
+    gleaner()
+        .args(["clean", "--quiet", "--no-passages", "--no-boilerplate"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--rejected")
+        .arg(&rejected)
+        .assert()
+        .success();
+    let dropped = read_jsonl(&rejected);
+    assert!(!dropped.is_empty(), "the corpus has copies");
+    assert!(dropped
+        .iter()
+        .all(|r| r["rejected"]["reason"] == "near-dup-doc"));
+    let input_text = std::fs::read_to_string(&input).unwrap();
+    let input_lines: Vec<&str> = input_text.lines().collect();
+    let output = std::fs::read_to_string(&out).unwrap();
+    for line in output.lines() {
+        assert!(input_lines.contains(&line), "written unchanged: {line}");
+    }
+    assert_eq!(output.lines().count() + dropped.len(), input_lines.len());
+}

@@ -157,13 +157,6 @@ impl Manifest {
         let sizes: Vec<u64> = self.inputs.iter().map(|p| p.size).collect();
         split_by_size(&sizes, task.count, task.index)
     }
-
-    /// The scan task that reads input file `file`.
-    pub fn shard_of(&self, file: usize) -> usize {
-        (0..self.scan_tasks)
-            .find(|&i| self.scan_files(i).contains(&file))
-            .expect("every file is in one shard")
-    }
 }
 
 /// Part `index` of `parts` contiguous ranges of files, split where the running byte count crosses
