@@ -1,10 +1,15 @@
-//! Micro-benchmarks of the per-byte work, reported as bytes/s:
+//! Micro-benchmarks of the per-byte work (segmenting, normalizing, tokenizing, shingling, MinHash,
+//! the per-document scans, JSONL parsing and writing), reported as bytes/s:
 //! `cargo bench --bench throughput`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
+use gleaner::boilerplate::{Boilerplate, BoilerplateConfig};
 use gleaner::corpus::record::RawRecord;
 use gleaner::decision::{Reason, Removal};
+use gleaner::dedup::minhash::MinHasher;
+use gleaner::dedup::{DedupConfig, Scanner};
+use gleaner::text::tokens::{Shingler, Token, Tokenizer};
 use gleaner::{edit, text};
 
 /// About 1 MB of scraped news: the seed documents, repeated.
@@ -101,5 +106,88 @@ fn jsonl(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, text_steps, jsonl);
+/// The near-duplicate scan's steps: tokens, shingles, MinHash, and all of them per document.
+fn dedup_steps(c: &mut Criterion) {
+    let corpus = corpus_text();
+    let mut group = c.benchmark_group("dedup");
+    group.throughput(Throughput::Bytes(corpus.len() as u64));
+    group.bench_function("tokenize", |b| {
+        let mut tokenizer = Tokenizer::new(false);
+        let mut tokens = Vec::new();
+        b.iter(|| {
+            let mut n = 0;
+            for line in corpus.lines() {
+                tokens.clear();
+                tokenizer.tokens(line, 0, &mut tokens);
+                n += tokens.len();
+            }
+            n
+        })
+    });
+    let mut tokenizer = Tokenizer::new(false);
+    let lines: Vec<Vec<Token>> = corpus
+        .lines()
+        .map(|line| {
+            let mut tokens = Vec::new();
+            tokenizer.tokens(line, 0, &mut tokens);
+            tokens
+        })
+        .collect();
+    group.bench_function("shingle", |b| {
+        let mut shingler = Shingler::new(5, 1);
+        b.iter(|| {
+            let mut x = 0u64;
+            for tokens in &lines {
+                shingler.for_each(tokens, |_, _, h| x ^= h);
+            }
+            x
+        })
+    });
+    let mut shingles = Vec::new();
+    let mut shingler = Shingler::new(5, 1);
+    for tokens in &lines {
+        shingler.for_each(tokens, |_, _, h| shingles.push(h));
+    }
+    group.bench_function("minhash", |b| {
+        let m = MinHasher::new(60, 1);
+        // Documents of about 1,000 shingles, as a news article has.
+        b.iter(|| {
+            shingles
+                .chunks(1000)
+                .map(|doc| m.signature(doc)[0])
+                .fold(0, |a, v| a ^ v)
+        })
+    });
+    let docs: Vec<&str> = corpus.split("\n\n").collect();
+    group.bench_function("scan-document", |b| {
+        let scanner = Scanner::new(&DedupConfig::default());
+        b.iter(|| {
+            docs.iter()
+                .map(|d| scanner.scan(d, &text::blocks(d)).shingles.len())
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+/// The boilerplate step's per-document scan: rules, the content region, repeats in a document.
+fn boilerplate_scan(c: &mut Criterion) {
+    let corpus = corpus_text();
+    let docs: Vec<&str> = corpus.split("\n\n").collect();
+    let boilerplate = Boilerplate::from_config(&BoilerplateConfig::default())
+        .unwrap()
+        .expect("enabled by default");
+    let mut group = c.benchmark_group("boilerplate");
+    group.throughput(Throughput::Bytes(corpus.len() as u64));
+    group.bench_function("scan-document", |b| {
+        b.iter(|| {
+            docs.iter()
+                .map(|d| boilerplate.scan(d).removals.len())
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, text_steps, jsonl, dedup_steps, boilerplate_scan);
 criterion_main!(benches);
