@@ -12,16 +12,29 @@ use gleaner::dedup::{DedupConfig, Scanner};
 use gleaner::text::tokens::{Shingler, Token, Tokenizer};
 use gleaner::{edit, text};
 
-/// About 1 MB of scraped news: the seed documents, repeated.
-fn corpus_text() -> String {
+/// The seed documents: scraped news pages.
+fn seeds() -> Vec<String> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/seeds");
     let mut seeds: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
     seeds.sort();
-    let one = seeds.join("\n");
+    seeds
+}
+
+/// About 1 MB of scraped news: the seed documents, repeated.
+fn corpus_text() -> String {
+    let one = seeds().join("\n");
     one.repeat((1 << 20) / one.len() + 1)
+}
+
+/// About 1 MB of whole documents: the seeds, repeated.
+fn corpus_documents() -> Vec<String> {
+    let seeds = seeds();
+    let one: usize = seeds.iter().map(String::len).sum();
+    let copies = (1 << 20) / one + 1;
+    (0..copies).flat_map(|_| seeds.iter().cloned()).collect()
 }
 
 fn jsonl_lines(text: &str) -> Vec<String> {
@@ -158,7 +171,10 @@ fn dedup_steps(c: &mut Criterion) {
                 .fold(0, |a, v| a ^ v)
         })
     });
-    let docs: Vec<&str> = corpus.split("\n\n").collect();
+    group.finish();
+    let docs = corpus_documents();
+    let mut group = c.benchmark_group("dedup");
+    group.throughput(Throughput::Bytes(docs.iter().map(|d| d.len() as u64).sum()));
     group.bench_function("scan-document", |b| {
         let scanner = Scanner::new(&DedupConfig::default());
         b.iter(|| {
@@ -172,13 +188,12 @@ fn dedup_steps(c: &mut Criterion) {
 
 /// The boilerplate step's per-document scan: rules, the content region, repeats in a document.
 fn boilerplate_scan(c: &mut Criterion) {
-    let corpus = corpus_text();
-    let docs: Vec<&str> = corpus.split("\n\n").collect();
+    let docs = corpus_documents();
     let boilerplate = Boilerplate::from_config(&BoilerplateConfig::default())
         .unwrap()
         .expect("enabled by default");
     let mut group = c.benchmark_group("boilerplate");
-    group.throughput(Throughput::Bytes(corpus.len() as u64));
+    group.throughput(Throughput::Bytes(docs.iter().map(|d| d.len() as u64).sum()));
     group.bench_function("scan-document", |b| {
         b.iter(|| {
             docs.iter()

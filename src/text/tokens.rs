@@ -39,15 +39,6 @@ enum Class {
     Other,
 }
 
-fn class(b: u8) -> Class {
-    match b {
-        b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
-        b'0'..=b'9' => Class::Digit,
-        b'_' => Class::Connector,
-        _ => Class::Other,
-    }
-}
-
 /// Whether UAX #29 keeps `prev mid next` in one word (rules WB6/7 and WB11/12, ASCII only).
 fn joins_across(prev: Class, mid: u8, next: Class) -> bool {
     match (prev, next) {
@@ -55,6 +46,14 @@ fn joins_across(prev: Class, mid: u8, next: Class) -> bool {
         (Class::Digit, Class::Digit) => matches!(mid, b'.' | b'\'' | b',' | b';'),
         _ => false,
     }
+}
+
+/// Where the white-space-separated piece around byte `i` of `line` ends.
+fn piece_end(line: &str, i: usize) -> usize {
+    line[i..]
+        .char_indices()
+        .find(|(_, c)| c.is_whitespace())
+        .map_or(line.len(), |(k, _)| i + k)
 }
 
 /// Scripts written without spaces between words.
@@ -71,6 +70,64 @@ fn spaceless(c: char) -> bool {
         | 0x20000..=0x3FFFF) // CJK extensions B and later
 }
 
+/// What the fast path needs of each byte: its class, and whether it is already its own normal
+/// form (a lower-case letter or, unless digits fold, a digit).
+const fn byte_table(fold_digits: bool) -> [(Class, bool); 256] {
+    let mut t = [(Class::Other, false); 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = match c {
+            b'a'..=b'z' => (Class::Letter, true),
+            b'A'..=b'Z' => (Class::Letter, false),
+            b'0'..=b'9' => (Class::Digit, !fold_digits),
+            b'_' => (Class::Connector, false),
+            _ => (Class::Other, false),
+        };
+        b += 1;
+    }
+    t
+}
+
+static BYTES: [(Class, bool); 256] = byte_table(false);
+static BYTES_FOLDED: [(Class, bool); 256] = byte_table(true);
+
+/// How the fast path reads a character that is not a word byte.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Gap {
+    /// White space: ends a piece.
+    Space,
+    /// Punctuation that UAX #29 treats as ASCII punctuation of this byte would be (`'` joins
+    /// words like `‘` and `’` do; `-` stands for any other separating mark).
+    Like(u8),
+    /// Anything else: the piece takes the general path.
+    Unknown,
+}
+
+/// The character at `bytes[i]` (not a word byte) and its length in bytes.
+fn gap(line: &str, i: usize) -> (Gap, usize) {
+    let b = line.as_bytes()[i];
+    if b < 0x80 {
+        let g = if matches!(b, b'\t'..=b'\r' | b' ') {
+            Gap::Space
+        } else {
+            Gap::Like(b)
+        };
+        return (g, 1);
+    }
+    let c = line[i..].chars().next().expect("i is a char boundary");
+    let g = match c {
+        // MidNumLet in UAX #29, as `.` and `'` are.
+        '\u{2018}' | '\u{2019}' => Gap::Like(b'\''),
+        // Word-break class Other; not letters or digits in any normal form.
+        '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{2026}' | '\u{00AB}'
+        | '\u{00BB}' => Gap::Like(b'-'),
+        c if c.is_whitespace() => Gap::Space,
+        _ => Gap::Unknown,
+    };
+    (g, c.len_utf8())
+}
+
 impl Tokenizer {
     pub fn new(fold_digits: bool) -> Self {
         Tokenizer {
@@ -81,72 +138,84 @@ impl Tokenizer {
 
     /// Appends the tokens of `line` (which holds no line break) to `out`, with spans relative to
     /// `line` plus `offset`.
+    ///
+    /// Words never span white space, so each white-space-separated piece can be segmented on its
+    /// own. A piece of ASCII words and common quotes and dashes takes the fast path, which follows
+    /// the same rules without decoding or allocating; a piece with any other non-ASCII character
+    /// is segmented in full (its fast-path tokens taken back).
     pub fn tokens(&mut self, line: &str, offset: usize, out: &mut Vec<Token>) {
-        if line.is_ascii() {
-            self.ascii_tokens(line.as_bytes(), offset, out);
-            return;
-        }
-        // Words never span white space, so each white-space-separated piece is segmented on its
-        // own: the ASCII pieces of a line with a few curly quotes or accents stay on the fast path.
-        let mut start = None;
-        for (i, c) in line
-            .char_indices()
-            .chain(std::iter::once((line.len(), ' ')))
-        {
-            match (c.is_whitespace(), start) {
-                (false, None) => start = Some(i),
-                (true, Some(s)) => {
-                    let piece = &line[s..i];
-                    if piece.is_ascii() {
-                        self.ascii_tokens(piece.as_bytes(), offset + s, out);
-                    } else {
-                        self.unicode_tokens(piece, offset + s, out);
-                    }
-                    start = None;
-                }
-                _ => {}
-            }
-        }
-    }
-
-    fn ascii_tokens(&mut self, bytes: &[u8], offset: usize, out: &mut Vec<Token>) {
-        let mut i = 0;
+        let table = if self.fold_digits {
+            &BYTES_FOLDED
+        } else {
+            &BYTES
+        };
+        let class = |b: u8| table[b as usize].0;
+        let bytes = line.as_bytes();
         let n = bytes.len();
+        // Where the current piece starts, and how many tokens came before it.
+        let mut piece = (0, out.len());
+        let mut i = 0;
         while i < n {
             if class(bytes[i]) == Class::Other {
-                i += 1;
+                let (g, len) = gap(line, i);
+                match g {
+                    Gap::Like(_) => i += len,
+                    Gap::Space => {
+                        i += len;
+                        piece = (i, out.len());
+                    }
+                    Gap::Unknown => {
+                        let end = piece_end(line, i);
+                        out.truncate(piece.1);
+                        self.unicode_tokens(&line[piece.0..end], offset + piece.0, out);
+                        i = end;
+                        piece = (i, out.len());
+                    }
+                }
                 continue;
             }
             let start = i;
-            self.buf.clear();
-            let mut prev = Class::Other;
-            while i < n {
-                let b = bytes[i];
-                let c = class(b);
-                if c == Class::Other {
-                    let next = bytes.get(i + 1).map_or(Class::Other, |&b| class(b));
-                    if joins_across(prev, b, next) {
-                        prev = Class::Other; // the joiner itself; the next byte is a word byte
-                        i += 1;
-                        continue;
+            let mut plain = true;
+            loop {
+                while i < n && table[bytes[i] as usize].0 != Class::Other {
+                    plain &= table[bytes[i] as usize].1;
+                    i += 1;
+                }
+                // `bytes[i - 1]` is a word byte; a joiner needs one after it too.
+                if i < n {
+                    if let (Gap::Like(mid), len) = gap(line, i) {
+                        let next = bytes.get(i + len).map_or(Class::Other, |&b| class(b));
+                        if joins_across(class(bytes[i - 1]), mid, next) {
+                            plain = false;
+                            i += len;
+                            continue;
+                        }
                     }
-                    break;
                 }
-                match c {
-                    Class::Letter => self.buf.push(b.to_ascii_lowercase()),
-                    Class::Digit => self.buf.push(if self.fold_digits { b'0' } else { b }),
-                    _ => {}
+                break;
+            }
+            let word = &bytes[start..i];
+            let hash = if plain {
+                xxh3_64(word)
+            } else {
+                self.buf.clear();
+                for &b in word {
+                    match class(b) {
+                        Class::Letter => self.buf.push(b.to_ascii_lowercase()),
+                        Class::Digit => self.buf.push(if self.fold_digits { b'0' } else { b }),
+                        _ => {}
+                    }
                 }
-                prev = c;
-                i += 1;
-            }
-            if !self.buf.is_empty() {
-                out.push(Token {
-                    start: offset + start,
-                    end: offset + i,
-                    hash: xxh3_64(&self.buf),
-                });
-            }
+                if self.buf.is_empty() {
+                    continue;
+                }
+                xxh3_64(&self.buf)
+            };
+            out.push(Token {
+                start: offset + start,
+                end: offset + i,
+                hash,
+            });
         }
     }
 
@@ -218,15 +287,6 @@ impl Shingler {
         self.w
     }
 
-    /// The hash of one window of token hashes.
-    pub fn hash(&mut self, window: &[u64]) -> u64 {
-        self.buf.clear();
-        for h in window {
-            self.buf.extend_from_slice(&h.to_le_bytes());
-        }
-        xxh3_64_with_seed(&self.buf, self.seed)
-    }
-
     /// Calls `f(first_token, last_token, shingle)` for each shingle of one block's tokens, in
     /// order: one per window of `w` tokens, or one of all tokens when the block has fewer than
     /// `w` (none when it has none).
@@ -236,20 +296,13 @@ impl Shingler {
             return;
         }
         let w = self.w.min(n);
-        let mut window: [u64; 16] = [0; 16];
-        let mut long = Vec::new();
+        // The block's token hashes laid out once; each window is a slice of them.
+        self.buf.clear();
+        for t in tokens {
+            self.buf.extend_from_slice(&t.hash.to_le_bytes());
+        }
         for first in 0..=(n - w) {
-            let hashes: &[u64] = if w <= window.len() {
-                for (slot, t) in window.iter_mut().zip(&tokens[first..first + w]) {
-                    *slot = t.hash;
-                }
-                &window[..w]
-            } else {
-                long.clear();
-                long.extend(tokens[first..first + w].iter().map(|t| t.hash));
-                &long
-            };
-            let h = self.hash(hashes);
+            let h = xxh3_64_with_seed(&self.buf[8 * first..8 * (first + w)], self.seed);
             f(first, first + w - 1, h);
         }
     }
@@ -338,6 +391,12 @@ mod tests {
             [(0, 2), (1, 3)]
         );
         assert_ne!(got[0].2, got[1].2);
+        // A shingle is xxh3 of its tokens' hashes, little-endian, one after the other.
+        let window: Vec<u8> = toks[1..4]
+            .iter()
+            .flat_map(|t| t.hash.to_le_bytes())
+            .collect();
+        assert_eq!(got[1].2, xxh3_64_with_seed(&window, 7));
         let mut short = Vec::new();
         sh.for_each(&toks[..2], |a, b, _| short.push((a, b)));
         assert_eq!(short, [(0, 1)]);
@@ -357,7 +416,7 @@ mod tests {
         ) {
             let mut tok = Tokenizer::new(fold);
             let mut fast = Vec::new();
-            tok.ascii_tokens(line.as_bytes(), 0, &mut fast);
+            tok.tokens(&line, 0, &mut fast);
             let mut general = Vec::new();
             tok.unicode_tokens(&line, 0, &mut general);
             prop_assert_eq!(fast, general);
@@ -365,7 +424,7 @@ mod tests {
 
         #[test]
         fn pieces_between_white_space_segment_like_the_whole_line(
-            line in "[a-cA-C0-2_.,;:' \"!?()/-]{0,12}([ \t\u{A0}\u{3000}]?[“”’éÉß東京ไทย][a-c.' ]{0,6}){0,4}",
+            line in "[a-cA-C0-2_.,;:' \"!?()/-]{0,12}([ \t\u{A0}\u{3000}]?[“”‘’–—…«»\u{AD}\u{301}éÉß東京ไทย][a-c0-2.,' ]{0,6}){0,4}",
             fold in any::<bool>(),
         ) {
             let mut tok = Tokenizer::new(fold);
