@@ -46,7 +46,7 @@ pub struct Document {
     pub line: u64,
     pub id: String,
     pub text: String,
-    /// The JSONL line it came from; `None` for a text file.
+    /// The JSONL line it came from; `None` for a text file, or when not asked for.
     pub raw: Option<String>,
 }
 
@@ -55,6 +55,8 @@ pub struct Document {
 pub struct Fields {
     pub text: String,
     pub id: String,
+    /// Keep each record's JSONL line in [`Document::raw`] (to write the record back).
+    pub raw: bool,
 }
 
 /// Lines read from one file, not parsed yet.
@@ -159,7 +161,7 @@ fn parse_item(
         line: item.line,
         id,
         text,
-        raw: Some(line_text.to_string()),
+        raw: fields.raw.then(|| line_text.to_string()),
     })
 }
 
@@ -306,6 +308,7 @@ mod tests {
         Fields {
             text: "text".into(),
             id: "id".into(),
+            raw: true,
         }
     }
 

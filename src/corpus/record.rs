@@ -2,15 +2,16 @@
 //! is re-emitted with its fields in the same order and their values byte for byte, only the text
 //! field (and the `metadata` object, when cleaning adds facts) replaced.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// One JSON object, its values left unparsed.
 pub struct RawRecord<'a> {
-    pub fields: Vec<(String, &'a RawValue)>,
+    pub fields: Vec<(Cow<'a, str>, &'a RawValue)>,
 }
 
 impl<'a> RawRecord<'a> {
@@ -32,7 +33,7 @@ impl<'a> RawRecord<'a> {
     pub fn get(&self, key: &str) -> Option<&'a RawValue> {
         self.fields
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| k.as_ref() == key)
             .map(|(_, value)| *value)
     }
 
@@ -40,9 +41,18 @@ impl<'a> RawRecord<'a> {
     pub fn string(&self, key: &str) -> Result<Option<String>, String> {
         match self.get(key) {
             None => Ok(None),
-            Some(raw) => serde_json::from_str::<String>(raw.get())
-                .map(Some)
-                .map_err(|_| format!("field `{key}` is not a string")),
+            Some(raw) => {
+                let json = raw.get();
+                // A string the parser accepted, with no escape: its content as it is.
+                if let Some(inner) = json.strip_prefix('"').and_then(|j| j.strip_suffix('"')) {
+                    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+                        return Ok(Some(inner.to_string()));
+                    }
+                }
+                serde_json::from_str::<String>(json)
+                    .map(Some)
+                    .map_err(|_| format!("field `{key}` is not a string"))
+            }
         }
     }
 
@@ -76,7 +86,7 @@ impl<'a> RawRecord<'a> {
                 out.push(b',');
             }
             first = false;
-            write_json(out, &Value::String(key.clone()));
+            write_json(out, &Value::String(key.to_string()));
             out.push(b':');
             if key == text_field {
                 write_json(out, &Value::String(text.to_string()));
@@ -125,6 +135,31 @@ pub fn write_json(out: &mut Vec<u8>, value: &Value) {
 
 struct FieldsVisitor;
 
+/// A field name, borrowed from the line unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
 impl<'de> Visitor<'de> for FieldsVisitor {
     type Value = RawRecord<'de>;
 
@@ -134,7 +169,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key>()? {
             let value: &'de RawValue = map.next_value()?;
             fields.push((key, value));
         }
@@ -152,6 +187,10 @@ mod tests {
         let record = RawRecord::parse(line).unwrap();
         assert_eq!(record.string("text").unwrap().as_deref(), Some("aé"));
         assert_eq!(record.id("id").as_deref(), Some("x"));
+        // Escaped names match their meaning; unescaped text is taken as it is.
+        let escaped = RawRecord::parse(r#"{"te\u0078t": "a b\"c", "id": "tab\there"}"#).unwrap();
+        assert_eq!(escaped.string("text").unwrap().as_deref(), Some("a b\"c"));
+        assert_eq!(escaped.id("id").as_deref(), Some("tab\there"));
         let mut out = Vec::new();
         record.write_with(&mut out, "text", "b", &Map::new(), &[]);
         assert_eq!(

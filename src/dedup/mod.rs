@@ -222,9 +222,41 @@ impl Scanner {
         if !self.config.enabled() {
             return facts;
         }
-        let mut tokenizer = Tokenizer::new(self.config.fold_digits);
-        let mut shingler = Shingler::new(self.config.shingle_size, self.config.shingle_seed);
-        let mut tokens: Vec<Token> = Vec::new();
+        SCRATCH.with_borrow_mut(|scratch| {
+            self.scan_into(text, blocks, boilerplate, scratch, &mut facts)
+        });
+        facts
+    }
+
+    fn scan_into(
+        &self,
+        text: &str,
+        blocks: &[Block],
+        boilerplate: &[(usize, usize)],
+        scratch: &mut ScanScratch,
+        facts: &mut DocFacts,
+    ) {
+        let ScanScratch {
+            tokenizer,
+            shingler,
+            tokens,
+        } = scratch;
+        let c = &self.config;
+        if tokenizer
+            .as_ref()
+            .is_none_or(|t| t.folds_digits() != c.fold_digits)
+        {
+            *tokenizer = Some(Tokenizer::new(c.fold_digits));
+        }
+        if shingler
+            .as_ref()
+            .is_none_or(|s| s.params() != (c.shingle_size, c.shingle_seed))
+        {
+            *shingler = Some(Shingler::new(c.shingle_size, c.shingle_seed));
+        }
+        let (tokenizer, shingler) = (tokenizer.as_mut().unwrap(), shingler.as_mut().unwrap());
+        // About one shingle per word.
+        facts.shingles.reserve(text.len() / 6 + 1);
         let mut cp = CodePoints::new(text);
         // Shingle starts and ends each ascend: one cursor each keeps both conversions linear.
         let (mut cp_starts, mut cp_ends) = (CodePoints::new(text), CodePoints::new(text));
@@ -239,7 +271,7 @@ impl Scanner {
             .collect();
         for block in blocks {
             tokens.clear();
-            tokenizer.tokens(block.text(text), block.start, &mut tokens);
+            tokenizer.tokens(block.text(text), block.start, tokens);
             if tokens.is_empty() {
                 continue;
             }
@@ -248,7 +280,7 @@ impl Scanner {
             let start = block.start + (line.len() - line.trim_start().len());
             let end = block.start + line.trim_end().len();
             let first = facts.shingles.len() as u32;
-            shingler.for_each(&tokens, |a, b, h| {
+            shingler.for_each(tokens, |a, b, h| {
                 facts.shingles.push(h);
                 if spans {
                     let (start, end) = (tokens[a].start, tokens[b].end);
@@ -277,18 +309,29 @@ impl Scanner {
             });
         }
         if let Some(m) = &self.minhash {
-            let content = facts.content_shingles();
-            if !content.is_empty() {
-                facts.signature = m.signature(&content);
+            if facts.blocks.iter().any(|b| b.boilerplate) {
+                let content = facts.content_shingles();
+                if !content.is_empty() {
+                    facts.signature = m.signature(&content);
+                }
+            } else if !facts.shingles.is_empty() {
+                facts.signature = m.signature(&facts.shingles);
             }
         }
-        // The facts live until the resolve step: growth slack (up to half of a vector that grew
-        // by doubling) would otherwise be held for every document of the corpus.
-        facts.shingles.shrink_to_fit();
-        facts.blocks.shrink_to_fit();
-        facts.shingle_spans.shrink_to_fit();
-        facts
     }
+}
+
+/// A scanning thread's buffers, kept from document to document (the tokenizer and shingler
+/// remade when a scan of another configuration comes along).
+#[derive(Default)]
+struct ScanScratch {
+    tokenizer: Option<Tokenizer>,
+    shingler: Option<Shingler>,
+    tokens: Vec<Token>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<ScanScratch> = std::cell::RefCell::default();
 }
 
 /// Fills `decisions` (indexed by corpus ordinal) with near-duplicate passage removals, reuse

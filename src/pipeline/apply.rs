@@ -1,6 +1,8 @@
 //! The apply step for one document: cut the decided spans, then serialize the clean document, its
 //! explain records and, when dropped, its rejected record.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use crate::corpus::record::{write_json, RawRecord};
@@ -75,9 +77,17 @@ pub struct Applied {
 
 pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext) -> Applied {
     let text = doc.text.as_str();
-    let doc_blocks = blocks(text);
-    let spans = edit::plan(text, &doc_blocks, decision.removals.clone());
-    let cleaned = edit::apply(text, &spans);
+    let spans = if decision.removals.is_empty() {
+        Vec::new()
+    } else {
+        edit::plan(text, &blocks(text), decision.removals.clone())
+    };
+    // Most documents lose nothing: their text is not copied.
+    let cleaned: Cow<str> = if spans.is_empty() {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(edit::apply(text, &spans))
+    };
     let drop = decision
         .drop
         .clone()

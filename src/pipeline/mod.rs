@@ -196,6 +196,14 @@ fn spool_stdin(
     Ok(Some((path, guard)))
 }
 
+/// Which documents [`each_batch`] reads: input files `files` of `inputs`, each with its JSONL
+/// line when `keep_raw` (to write the record back).
+pub struct Source<'a> {
+    pub inputs: &'a [InputFile],
+    pub files: std::ops::Range<usize>,
+    pub keep_raw: bool,
+}
+
 /// Reads the documents of input files `files` in batches: `prepare` sees each batch's documents
 /// in order (for state that streams along with them), `map` runs on each document in parallel,
 /// `consume` receives the results in order. A record that cannot be read stops the run (the first
@@ -203,8 +211,7 @@ fn spool_stdin(
 /// through as [`Slot::Bad`].
 pub fn each_batch<P: Send, T: Send>(
     config: &Config,
-    inputs: &[InputFile],
-    files: std::ops::Range<usize>,
+    source: Source<'_>,
     progress: &Progress,
     mut prepare: impl FnMut(&[Document]) -> Result<Vec<P>>,
     map: impl Fn(&InputFile, &Document, P) -> T + Sync,
@@ -213,43 +220,49 @@ pub fn each_batch<P: Send, T: Send>(
     let fields = Fields {
         text: config.text_field.clone(),
         id: config.id_field.clone(),
+        raw: source.keep_raw,
     };
     let mut next_ordinal = 0;
-    for_each_batch(inputs, files, config.batch_bytes, |input, batch| {
-        let mut docs = Vec::with_capacity(batch.len());
-        // In line order: `None` for a document (in `docs`), `Some` for a bad record.
-        let mut order = Vec::with_capacity(batch.len());
-        for (i, parsed) in batch.parse(input, &fields).into_iter().enumerate() {
-            match parsed {
-                Ok(mut doc) => {
-                    doc.ordinal = next_ordinal;
-                    next_ordinal += 1;
-                    docs.push(doc);
-                    order.push(None);
+    for_each_batch(
+        source.inputs,
+        source.files,
+        config.batch_bytes,
+        |input, batch| {
+            let mut docs = Vec::with_capacity(batch.len());
+            // In line order: `None` for a document (in `docs`), `Some` for a bad record.
+            let mut order = Vec::with_capacity(batch.len());
+            for (i, parsed) in batch.parse(input, &fields).into_iter().enumerate() {
+                match parsed {
+                    Ok(mut doc) => {
+                        doc.ordinal = next_ordinal;
+                        next_ordinal += 1;
+                        docs.push(doc);
+                        order.push(None);
+                    }
+                    Err(e) if config.on_error == OnError::Skip => {
+                        order.push(Some(BadRecord::new(e, batch.item_bytes(i))))
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e) if config.on_error == OnError::Skip => {
-                    order.push(Some(BadRecord::new(e, batch.item_bytes(i))))
-                }
-                Err(e) => return Err(e),
             }
-        }
-        let prepared = prepare(&docs)?;
-        let mut mapped = docs
-            .par_iter()
-            .zip(prepared)
-            .map(|(d, p)| map(input, d, p))
-            .collect::<Vec<T>>()
-            .into_iter();
-        progress.advance(docs.len(), batch.bytes());
-        let slots = order
-            .into_iter()
-            .map(|bad| match bad {
-                Some(bad) => Slot::Bad(bad),
-                None => Slot::Doc(mapped.next().expect("one mapped value per document")),
-            })
-            .collect();
-        consume(batch.file_index, slots)
-    })
+            let prepared = prepare(&docs)?;
+            let mut mapped = docs
+                .par_iter()
+                .zip(prepared)
+                .map(|(d, p)| map(input, d, p))
+                .collect::<Vec<T>>()
+                .into_iter();
+            progress.advance(docs.len(), batch.bytes());
+            let slots = order
+                .into_iter()
+                .map(|bad| match bad {
+                    Some(bad) => Slot::Bad(bad),
+                    None => Slot::Doc(mapped.next().expect("one mapped value per document")),
+                })
+                .collect();
+            consume(batch.file_index, slots)
+        },
+    )
 }
 
 fn optional_file(path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {

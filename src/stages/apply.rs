@@ -13,7 +13,9 @@ use crate::corpus::{CorpusWriter, DocId, OutputTarget};
 use crate::decision::{DocDecision, DropReason};
 use crate::dedup::passages::{DocShared, Scratch};
 use crate::error::{Error, Result};
-use crate::pipeline::{apply_document, each_batch, Applied, ApplyContext, IdIndex, Progress, Slot};
+use crate::pipeline::{
+    apply_document, each_batch, Applied, ApplyContext, IdIndex, Progress, Slot, Source,
+};
 use crate::report::Counts;
 
 /// Where an apply task writes.
@@ -117,10 +119,14 @@ pub fn run(
     let mut counts = Counts::default();
     let mut next_unfinished = files.start;
     let (want_explain, want_rejected) = (outputs.explain.is_some(), outputs.rejected.is_some());
+    let source = Source {
+        inputs: &inputs,
+        files: files.clone(),
+        keep_raw: true,
+    };
     each_batch(
         config,
-        &inputs,
-        files.clone(),
+        source,
         &progress,
         |docs| {
             docs.iter()

@@ -11,7 +11,7 @@ use crate::corpus::DocId;
 use crate::dedup::docs::band_keys;
 use crate::dedup::passages::Occurrence;
 use crate::error::Result;
-use crate::pipeline::{each_batch, DocScan, Progress, Slot};
+use crate::pipeline::{each_batch, DocScan, Progress, Slot, Source};
 
 pub const FACTS: &str = "facts";
 pub const INDEX: &str = "index";
@@ -170,10 +170,14 @@ pub fn run(
             Ok(shard)
         });
         let mut scanned = 0u32;
+        let source = Source {
+            inputs: &inputs,
+            files,
+            keep_raw: false,
+        };
         let read = each_batch(
             config,
-            &inputs,
-            files,
+            source,
             &progress,
             |docs| Ok(vec![(); docs.len()]),
             |_, doc, ()| {

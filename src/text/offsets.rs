@@ -22,9 +22,15 @@ impl<'t> CodePoints<'t> {
             self.byte = 0;
             self.chars = 0;
         }
-        let slice = &self.text.as_bytes()[self.byte..at];
-        // Count bytes that start a character (not UTF-8 continuation bytes).
-        self.chars += slice.iter().filter(|&&b| (b as i8) >= -0x40).count();
+        self.chars += match self.text.get(self.byte..at) {
+            // The standard library's count, several bytes at a time.
+            Some(s) => s.chars().count(),
+            // Not a character boundary: count bytes that start a character.
+            None => self.text.as_bytes()[self.byte..at]
+                .iter()
+                .filter(|&&b| (b as i8) >= -0x40)
+                .count(),
+        };
         self.byte = at;
         self.chars
     }
@@ -43,5 +49,9 @@ mod tests {
         }
         assert_eq!(cp.at(t.len()), t.chars().count());
         assert_eq!(cp.at(1), 1);
+        // Inside a character: the characters that start before it.
+        assert_eq!(CodePoints::new(t).at(2), 2);
+        let mut cp = CodePoints::new(t);
+        assert_eq!((cp.at(2), cp.at(4)), (2, 2));
     }
 }

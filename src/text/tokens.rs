@@ -136,6 +136,10 @@ impl Tokenizer {
         }
     }
 
+    pub fn folds_digits(&self) -> bool {
+        self.fold_digits
+    }
+
     /// Appends the tokens of `line` (which holds no line break) to `out`, with spans relative to
     /// `line` plus `offset`.
     ///
@@ -285,6 +289,11 @@ impl Shingler {
 
     pub fn size(&self) -> usize {
         self.w
+    }
+
+    /// Shingle size and seed.
+    pub fn params(&self) -> (usize, u64) {
+        (self.w, self.seed)
     }
 
     /// Calls `f(first_token, last_token, shingle)` for each shingle of one block's tokens, in
