@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::Path;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 
 use rayon::prelude::*;
 
@@ -199,13 +199,29 @@ pub fn for_each_batch(
     inputs: &[InputFile],
     files: std::ops::Range<usize>,
     batch_bytes: usize,
-    mut consume: impl FnMut(&InputFile, RawBatch) -> Result<()>,
+    mut consume: impl FnMut(&InputFile, &RawBatch) -> Result<()>,
 ) -> Result<()> {
     std::thread::scope(|scope| {
         let (tx, rx) = sync_channel::<Result<RawBatch>>(2);
+        // Consumed batches go back to the reader to be filled again: a fresh buffer of several
+        // MB would cost the kernel a page fault per 4 KB.
+        let (free_tx, free_rx) = channel::<RawBatch>();
         scope.spawn(move || {
+            let mut new_batch = |file_index| match free_rx.try_recv() {
+                Ok(mut b) => {
+                    b.file_index = file_index;
+                    b.data.clear();
+                    b.items.clear();
+                    b
+                }
+                Err(_) => RawBatch {
+                    file_index,
+                    data: Vec::with_capacity(batch_bytes + (1 << 16)),
+                    items: Vec::new(),
+                },
+            };
             for (file_index, input) in inputs.iter().enumerate().take(files.end).skip(files.start) {
-                let sent = read_file(input, file_index, batch_bytes, &mut |b| {
+                let sent = read_file(input, file_index, batch_bytes, &mut new_batch, &mut |b| {
                     tx.send(Ok(b)).is_ok()
                 });
                 match sent {
@@ -220,32 +236,27 @@ pub fn for_each_batch(
         });
         for batch in rx {
             let batch = batch?;
-            consume(&inputs[batch.file_index], batch)?;
+            consume(&inputs[batch.file_index], &batch)?;
+            // The reader may have finished: then the buffer is simply dropped.
+            let _ = free_tx.send(batch);
         }
         Ok(())
     })
 }
 
-/// Reads one file into batches; returns `Ok(false)` when `send` reports the consumer gone.
+/// Reads one file into batches (empty ones from `new_batch`); returns `Ok(false)` when `send`
+/// reports the consumer gone.
 fn read_file(
     input: &InputFile,
     file_index: usize,
     batch_bytes: usize,
+    new_batch: &mut dyn FnMut(usize) -> RawBatch,
     send: &mut dyn FnMut(RawBatch) -> bool,
 ) -> Result<bool> {
     let name = input.display_name();
     let mut reader = open(input)?;
-    let new_batch = || RawBatch {
-        file_index,
-        data: Vec::with_capacity(batch_bytes + (1 << 16)),
-        items: Vec::new(),
-    };
     if input.kind == InputKind::Text {
-        let mut batch = RawBatch {
-            file_index,
-            data: Vec::new(),
-            items: Vec::new(),
-        };
+        let mut batch = new_batch(file_index);
         reader
             .read_to_end(&mut batch.data)
             .map_err(|e| Error::io(&input.path, e))?;
@@ -256,7 +267,7 @@ fn read_file(
         });
         return Ok(send(batch));
     }
-    let mut batch = new_batch();
+    let mut batch = new_batch(file_index);
     let mut line_no = 0u64;
     let mut record_index = 0u64;
     loop {
@@ -287,7 +298,7 @@ fn read_file(
         });
         record_index += 1;
         if batch.data.len() >= batch_bytes {
-            let full = std::mem::replace(&mut batch, new_batch());
+            let full = std::mem::replace(&mut batch, new_batch(file_index));
             if !send(full) {
                 return Ok(false);
             }
