@@ -267,47 +267,82 @@ fn read_file(
         });
         return Ok(send(batch));
     }
+    // Whole blocks are read straight into the batch and split at line breaks there; the
+    // incomplete last line moves on to the next batch.
     let mut batch = new_batch(file_index);
-    let mut line_no = 0u64;
-    let mut record_index = 0u64;
+    let mut lines = LineSplitter::default();
     loop {
-        let start = batch.data.len();
+        let want = batch_bytes
+            .saturating_sub(batch.data.len())
+            .max(batch_bytes.min(1 << 16));
+        batch.data.reserve(want);
         let n = reader
-            .read_until(b'\n', &mut batch.data)
-            .map_err(|e| Error::bad_input(&name, line_no + 1, format!("cannot read: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let mut end = batch.data.len();
-        if batch.data[end - 1] == b'\n' {
-            end -= 1;
-        }
-        if end > start && batch.data[end - 1] == b'\r' {
-            end -= 1;
-        }
-        // Blank lines hold no record: skipped, as JSONL readers do.
-        if batch.data[start..end].iter().all(u8::is_ascii_whitespace) {
-            batch.data.truncate(start);
-            continue;
-        }
-        batch.items.push(RawItem {
-            record_index,
-            line: line_no,
-            range: start..end,
-        });
-        record_index += 1;
-        if batch.data.len() >= batch_bytes {
-            let full = std::mem::replace(&mut batch, new_batch(file_index));
-            if !send(full) {
+            .by_ref()
+            .take(want as u64)
+            .read_to_end(&mut batch.data)
+            .map_err(|e| Error::bad_input(&name, lines.line_no + 1, format!("cannot read: {e}")))?;
+        let eof = n < want;
+        lines.split(&mut batch, eof);
+        // A batch holds whole records: one line longer than a batch keeps filling it.
+        if (batch.data.len() >= batch_bytes && !batch.items.is_empty()) || eof {
+            let rest = batch.data.split_off(lines.done);
+            lines.done = 0;
+            if !batch.is_empty() && !send(batch) {
                 return Ok(false);
             }
+            if eof {
+                return Ok(true);
+            }
+            batch = new_batch(file_index);
+            batch.data.extend_from_slice(&rest);
         }
     }
-    if !batch.is_empty() && !send(batch) {
-        return Ok(false);
+}
+
+/// Splits the data of a batch into records at line breaks, counting lines across batches.
+#[derive(Default)]
+struct LineSplitter {
+    line_no: u64,
+    record_index: u64,
+    /// Bytes of the batch's data already split.
+    done: usize,
+}
+
+impl LineSplitter {
+    /// Adds the complete lines after `done` to the batch's items (and the last, unfinished one
+    /// at the end of the file).
+    fn split(&mut self, batch: &mut RawBatch, eof: bool) {
+        let (data, items) = (&batch.data, &mut batch.items);
+        let base = self.done;
+        let mut start = base;
+        for nl in memchr::memchr_iter(b'\n', &data[base..]) {
+            self.push(data, items, start..base + nl);
+            start = base + nl + 1;
+        }
+        if eof && start < data.len() {
+            self.push(data, items, start..data.len());
+            start = data.len();
+        }
+        self.done = start;
     }
-    Ok(true)
+
+    /// One line (without its `\n`): a record unless blank.
+    fn push(&mut self, data: &[u8], items: &mut Vec<RawItem>, mut line: Range<usize>) {
+        self.line_no += 1;
+        if line.end > line.start && data[line.end - 1] == b'\r' {
+            line.end -= 1;
+        }
+        // Blank lines hold no record: skipped, as JSONL readers do.
+        if data[line.clone()].iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        items.push(RawItem {
+            record_index: self.record_index,
+            line: self.line_no,
+            range: line,
+        });
+        self.record_index += 1;
+    }
 }
 
 #[cfg(test)]
@@ -359,6 +394,45 @@ mod tests {
         assert_eq!(last.id, "b.jsonl:2");
         assert_eq!(last.doc_id, DocId::new(1, 0));
         assert_eq!(last.text, "no id");
+    }
+
+    proptest::proptest! {
+        /// Batches of any size hold every non-blank line once, in order, with its line number.
+        #[test]
+        fn batches_split_lines_like_a_plain_split(
+            lines in proptest::collection::vec("[ a-c\r]{0,30}", 0..40),
+            crlf in proptest::bool::ANY,
+            trailing in proptest::bool::ANY,
+            batch_bytes in 1usize..100,
+        ) {
+            let sep = if crlf { "\r\n" } else { "\n" };
+            let mut body = lines.join(sep);
+            if trailing {
+                body.push('\n');
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let input = jsonl(dir.path(), "a.jsonl", &body);
+            let mut got = Vec::new();
+            for_each_batch(&[input], 0..1, batch_bytes, |_, batch| {
+                for (i, item) in batch.items.iter().enumerate() {
+                    got.push((item.line, batch.item_bytes(i).to_vec()));
+                }
+                Ok(())
+            })
+            .unwrap();
+            let mut pieces: Vec<&str> = body.split('\n').collect();
+            if body.ends_with('\n') || body.is_empty() {
+                pieces.pop();
+            }
+            let expected: Vec<(u64, Vec<u8>)> = pieces
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (i as u64 + 1, l.strip_suffix('\r').unwrap_or(l)))
+                .filter(|(_, l)| !l.trim_ascii().is_empty())
+                .map(|(n, l)| (n, l.as_bytes().to_vec()))
+                .collect();
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]
