@@ -48,7 +48,8 @@ impl OutputTarget {
 pub struct CorpusWriter<'a> {
     target: OutputTarget,
     inputs: &'a [InputFile],
-    stdout: Option<std::io::BufWriter<std::io::StdoutLock<'static>>>,
+    /// Unlocked, so that a writer thread can own it; the large buffer makes locking rare.
+    stdout: Option<std::io::BufWriter<std::io::Stdout>>,
     single: Option<AtomicFile>,
     /// Folder mode: the file being written and which input it mirrors.
     current: Option<(usize, AtomicFile)>,
@@ -69,7 +70,7 @@ impl<'a> CorpusWriter<'a> {
             OutputTarget::Stdout => {
                 writer.stdout = Some(std::io::BufWriter::with_capacity(
                     1 << 20,
-                    std::io::stdout().lock(),
+                    std::io::stdout(),
                 ))
             }
             OutputTarget::Jsonl(path, c) => writer.single = Some(AtomicFile::create(path, *c)?),

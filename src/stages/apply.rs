@@ -98,7 +98,7 @@ struct Prepared {
 pub fn run(
     work: &Work,
     task: Task,
-    mut outputs: Outputs,
+    outputs: Outputs,
     quiet: bool,
 ) -> Result<(Counts, Vec<Staged>)> {
     let files = work.manifest.apply_files(task);
@@ -115,21 +115,37 @@ pub fn run(
     let mut drops: (usize, Vec<(DocId, DropReason)>) = (usize::MAX, Vec::new());
 
     let progress = Progress::new("write", quiet);
-    let mut corpus = CorpusWriter::new(outputs.target.clone(), &inputs)?;
-    let mut counts = Counts::default();
-    let mut next_unfinished = files.start;
     let (want_explain, want_rejected) = (outputs.explain.is_some(), outputs.rejected.is_some());
+    let as_text: Vec<bool> = inputs
+        .iter()
+        .map(|i| outputs.target.writes_text(i))
+        .collect();
+    let mut writer = OutputWriter {
+        corpus: CorpusWriter::new(outputs.target.clone(), &inputs)?,
+        outputs,
+        counts: Counts::default(),
+        next_unfinished: files.start,
+    };
     let source = Source {
         inputs: &inputs,
         files: files.clone(),
         keep_raw: true,
     };
-    each_batch(
-        config,
-        source,
-        &progress,
-        |docs| {
-            docs.iter()
+    // A writer thread writes each batch while the workers apply the next one.
+    let written = std::thread::scope(|scope| -> Result<OutputWriter> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<Slot<Result<Applied>>>)>(2);
+        let thread = scope.spawn(move || -> Result<OutputWriter> {
+            for (file_index, applied) in rx {
+                writer.write_batch(file_index, applied)?;
+            }
+            Ok(writer)
+        });
+        let read = each_batch(
+            config,
+            source,
+            &progress,
+            |docs| {
+                docs.iter()
                 .map(|doc| {
                     let ordinal = sources.ordinal(doc.doc_id).ok_or_else(|| {
                         Error::usage(format!(
@@ -164,80 +180,118 @@ pub fn run(
                     })
                 })
                 .collect()
-        },
-        |input, doc, prepared| -> Result<Applied> {
-            let mut decision = DocDecision {
-                drop: prepared.drop,
-                ..DocDecision::default()
-            };
-            // Documents-only runs need nothing of the scan facts here: the drop is decided.
-            if needs_facts {
-                let scan = sources.scan(prepared.ordinal)?;
-                if let Some(b) = &scan.boilerplate {
-                    Boilerplate::decide(b, &repeated, &mut decision);
-                }
-                if judge {
-                    crate::dedup::judge_passages(
-                        &config.dedup,
-                        &sources,
-                        prepared.ordinal,
-                        &scan.dedup,
-                        &prepared.shared,
-                        &mut decision,
-                        &mut Scratch::default(),
-                    )?;
-                }
-            }
-            let ids = source_ids(&sources, &decision)?;
-            let ctx = ApplyContext {
-                text_field: &config.text_field,
-                as_text: outputs.target.writes_text(input),
-                explain: want_explain,
-                rejected: want_rejected,
-                annotate_only: config.annotate_only,
-                ids: &ids,
-            };
-            Ok(apply_document(doc, &decision, &ctx))
-        },
-        |file_index, applied| {
-            for f in next_unfinished..file_index {
-                corpus.end_file(f)?;
-            }
-            next_unfinished = file_index;
-            for slot in applied {
-                let a = match slot {
-                    Slot::Doc(a) => a?,
-                    Slot::Bad(bad) => {
-                        counts.records_skipped += 1;
-                        if let Some(file) = &mut outputs.rejected {
-                            file.write_all(&bad.rejected_line())?;
-                        }
-                        continue;
-                    }
+            },
+            |_, doc, prepared| -> Result<Applied> {
+                let mut decision = DocDecision {
+                    drop: prepared.drop,
+                    ..DocDecision::default()
                 };
-                if a.written {
-                    corpus.write(file_index, &a.output)?;
+                // Documents-only runs need nothing of the scan facts here: the drop is decided.
+                if needs_facts {
+                    let scan = sources.scan(prepared.ordinal)?;
+                    if let Some(b) = &scan.boilerplate {
+                        Boilerplate::decide(b, &repeated, &mut decision);
+                    }
+                    if judge {
+                        crate::dedup::judge_passages(
+                            &config.dedup,
+                            &sources,
+                            prepared.ordinal,
+                            &scan.dedup,
+                            &prepared.shared,
+                            &mut decision,
+                            &mut Scratch::default(),
+                        )?;
+                    }
                 }
-                if let Some(file) = &mut outputs.explain {
-                    file.write_all(&a.explain)?;
-                }
-                if let Some(file) = &mut outputs.rejected {
-                    file.write_all(&a.rejected)?;
-                }
-                counts.add(&a.counts);
-            }
-            Ok(())
-        },
-    )?;
-    for f in next_unfinished..files.end {
-        corpus.end_file(f)?;
-    }
+                let ids = source_ids(&sources, &decision)?;
+                let ctx = ApplyContext {
+                    text_field: &config.text_field,
+                    as_text: as_text[doc.doc_id.file_index()],
+                    explain: want_explain,
+                    rejected: want_rejected,
+                    annotate_only: config.annotate_only,
+                    ids: &ids,
+                };
+                Ok(apply_document(doc, &decision, &ctx))
+            },
+            |file_index, applied| {
+                // A failed send means the writer stopped: its error is the one reported.
+                tx.send((file_index, applied))
+                    .map_err(|_| Error::usage("the corpus writer stopped"))
+            },
+        );
+        drop(tx);
+        let written = thread.join().expect("the writer thread does not panic");
+        // The writer's own error explains a failed send better than the send does.
+        match (read, written) {
+            (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
+            (Ok(()), Ok(writer)) => Ok(writer),
+        }
+    })?;
     progress.finish();
-    let mut staged = corpus.finish()?;
-    for file in [outputs.explain, outputs.rejected].into_iter().flatten() {
-        staged.push(file.finish()?);
+    written.finish(files.end)
+}
+
+/// Writes the applied documents of an apply task in corpus order: the corpus, the explain and
+/// rejected files, and the counts.
+struct OutputWriter<'a> {
+    corpus: CorpusWriter<'a>,
+    outputs: Outputs,
+    counts: Counts,
+    /// The first input file whose output is not finished yet.
+    next_unfinished: usize,
+}
+
+impl OutputWriter<'_> {
+    fn write_batch(
+        &mut self,
+        file_index: usize,
+        applied: Vec<Slot<Result<Applied>>>,
+    ) -> Result<()> {
+        for f in self.next_unfinished..file_index {
+            self.corpus.end_file(f)?;
+        }
+        self.next_unfinished = file_index;
+        for slot in applied {
+            let a = match slot {
+                Slot::Doc(a) => a?,
+                Slot::Bad(bad) => {
+                    self.counts.records_skipped += 1;
+                    if let Some(file) = &mut self.outputs.rejected {
+                        file.write_all(&bad.rejected_line())?;
+                    }
+                    continue;
+                }
+            };
+            if a.written {
+                self.corpus.write(file_index, &a.output)?;
+            }
+            if let Some(file) = &mut self.outputs.explain {
+                file.write_all(&a.explain)?;
+            }
+            if let Some(file) = &mut self.outputs.rejected {
+                file.write_all(&a.rejected)?;
+            }
+            self.counts.add(&a.counts);
+        }
+        Ok(())
     }
-    Ok((counts, staged))
+
+    /// Ends the output files up to input file `end`; the counts and the staged files.
+    fn finish(mut self, end: usize) -> Result<(Counts, Vec<Staged>)> {
+        for f in self.next_unfinished..end {
+            self.corpus.end_file(f)?;
+        }
+        let mut staged = self.corpus.finish()?;
+        for file in [self.outputs.explain, self.outputs.rejected]
+            .into_iter()
+            .flatten()
+        {
+            staged.push(file.finish()?);
+        }
+        Ok((self.counts, staged))
+    }
 }
 
 /// The ids and lengths of the documents a decision names as sources.
