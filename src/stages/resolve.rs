@@ -66,20 +66,47 @@ impl Projection {
                     .len();
             }
             p.largest = p.largest.max(bytes);
-            // About 20 bytes per occurrence on disk (band keys and lines are a small share).
-            p.occurrences += bytes / 20;
+            // About 10 bytes per packed occurrence on disk (band keys and lines are a small
+            // share).
+            p.occurrences += bytes / 10;
         }
         p.documents = shard_bases(work)?.1 as u64;
         p.shards = work.manifest.scan_tasks as u64;
         Ok(p)
     }
 
-    /// The peak: the largest partition's records in memory (24 bytes for 20 on disk) with the
+    /// The peak: the largest partition's records in memory (24 bytes for 10 on disk) with the
     /// groups and routes they make (at most as much again), each document's index entry, and the
     /// read and write buffers of one file per scan shard.
     pub fn peak(&self) -> u64 {
-        self.largest / 20 * 24 * 2 + self.documents * 24 + self.shards * (128 << 10)
+        self.largest / 10 * 24 * 2 + self.documents * 24 + self.shards * (128 << 10)
     }
+}
+
+/// Keeps the occurrences whose hash occurs at least twice, and a few others: a shingle found
+/// once cannot be shared, and most shingles are found once, so the sort that follows handles a
+/// fraction of the partition. Two bits per slot of a table of about eight slots per occurrence
+/// say "seen" and "seen again"; a hash that occurs twice always sets its second bit, a hash that
+/// occurs once shares a slot with another about one time in eight and is kept too (the grouping
+/// then finds it alone).
+fn keep_repeated_hashes(all: &mut Vec<Occurrence>) {
+    let slots = (all.len() * 8).next_power_of_two().max(64);
+    let mut seen = vec![0u64; slots / 64];
+    let mut again = vec![0u64; slots / 64];
+    // The low bits: the partition fixed the high ones.
+    let slot = |h: u64| {
+        let s = h as usize & (slots - 1);
+        (s / 64, 1u64 << (s % 64))
+    };
+    for o in all.iter() {
+        let (w, bit) = slot(o.0);
+        again[w] |= seen[w] & bit;
+        seen[w] |= bit;
+    }
+    all.retain(|o| {
+        let (w, bit) = slot(o.0);
+        again[w] & bit != 0
+    });
 }
 
 /// The first global ordinal of each scan shard, and the total: shards are in corpus order.
@@ -120,9 +147,12 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
         let mut r = StageReader::open(&path, PARTITION, work.hash)?;
         while let Some(chunk) = r.read::<PartChunk>()? {
             match chunk {
-                PartChunk::Occurrences(o) => {
-                    all.extend(o.into_iter().map(|(h, d, p, b)| (h, d + base, p, b)))
-                }
+                PartChunk::Occurrences(o) => o.unpack_into(base, &mut all).ok_or_else(|| {
+                    crate::Error::usage(format!(
+                        "{}: damaged stage file (occurrences); run the scan again",
+                        path.display()
+                    ))
+                })?,
                 PartChunk::Bands(b) => {
                     keys.extend(b.into_iter().map(|(k, band, d)| (k, band, d + base)))
                 }
@@ -132,6 +162,7 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     }
 
     // Shared shingles, routed back to each shard.
+    keep_repeated_hashes(&mut all);
     all.par_sort_unstable();
     let groups = shared_from_sorted(&all, config.dedup.max_shingle_docs);
     drop(all);

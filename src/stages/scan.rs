@@ -22,11 +22,85 @@ pub const PARTITION: &str = "partition";
 pub enum PartChunk {
     /// Shingle occurrences (hash, document, position, block), in document order: the resolve
     /// task sorts a whole partition at once.
-    Occurrences(Vec<Occurrence>),
+    Occurrences(PackedOccurrences),
     /// LSH band keys (key, band, document).
     Bands(Vec<(u64, u32, u32)>),
     /// Short-line hashes, one per document that has the line.
     Lines(Vec<u64>),
+}
+
+/// Shingle occurrences in (document, position) order, packed to about half their size: per
+/// document its number and count of occurrences; per occurrence its hash, and the steps in
+/// position and block from the document's previous occurrence as LEB128 bytes.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PackedOccurrences {
+    docs: Vec<(u32, u32)>,
+    hashes: Vec<u64>,
+    #[serde(with = "serde_bytes")]
+    steps: Vec<u8>,
+}
+
+impl PackedOccurrences {
+    /// Packs occurrences given in (document, position) order.
+    pub fn pack(occurrences: &[Occurrence]) -> Self {
+        let mut packed = PackedOccurrences {
+            docs: Vec::new(),
+            hashes: Vec::with_capacity(occurrences.len()),
+            steps: Vec::with_capacity(2 * occurrences.len()),
+        };
+        for run in occurrences.chunk_by(|a, b| a.1 == b.1) {
+            packed.docs.push((run[0].1, run.len() as u32));
+            let (mut pos, mut block) = (0, 0);
+            for &(hash, _, p, b) in run {
+                packed.hashes.push(hash);
+                leb128(&mut packed.steps, p - pos);
+                leb128(&mut packed.steps, b - block);
+                (pos, block) = (p, b);
+            }
+        }
+        packed
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// Appends the occurrences to `out`, with `base` added to every document number; `None`
+    /// when the packed form is damaged.
+    pub fn unpack_into(&self, base: u32, out: &mut Vec<Occurrence>) -> Option<()> {
+        out.reserve(self.hashes.len());
+        let (mut hashes, mut steps) = (self.hashes.iter(), self.steps.iter());
+        for &(doc, count) in &self.docs {
+            let (mut pos, mut block) = (0u32, 0u32);
+            for _ in 0..count {
+                let hash = *hashes.next()?;
+                pos = pos.checked_add(read_leb128(&mut steps)?)?;
+                block = block.checked_add(read_leb128(&mut steps)?)?;
+                out.push((hash, doc.checked_add(base)?, pos, block));
+            }
+        }
+        (hashes.next().is_none() && steps.next().is_none()).then_some(())
+    }
+}
+
+fn leb128(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn read_leb128<'a>(bytes: &mut impl Iterator<Item = &'a u8>) -> Option<u32> {
+    let mut v = 0u32;
+    for shift in (0..35).step_by(7) {
+        let b = *bytes.next()?;
+        v |= ((b & 0x7F) as u32).checked_shl(shift)?;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// Where each document of a shard is: its DocId and the byte offset of its facts.
@@ -111,7 +185,8 @@ fn serialize_partition(chunks: &[Parts], j: usize) -> Vec<Vec<u8>> {
         lines.extend_from_slice(&c.lines[j]);
     }
     let records = [
-        (!occurrences.is_empty()).then_some(PartChunk::Occurrences(occurrences)),
+        (!occurrences.is_empty())
+            .then(|| PartChunk::Occurrences(PackedOccurrences::pack(&occurrences))),
         (!keys.is_empty()).then_some(PartChunk::Bands(keys)),
         (!lines.is_empty()).then_some(PartChunk::Lines(lines)),
     ];
@@ -239,4 +314,54 @@ pub fn run(
     index_file.write(&shard)?;
     index_file.finish()?;
     work.mark_done(Marker::Scan(index))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Occurrences in (document, position) order come back as they went in.
+        #[test]
+        fn packed_occurrences_round_trip(
+            docs in proptest::collection::vec(
+                (0u32..5, proptest::collection::vec((any::<u64>(), 0u32..100_000, 0u32..300), 0..20)),
+                0..10,
+            ),
+            base in 0u32..1000,
+        ) {
+            let mut occurrences: Vec<Occurrence> = Vec::new();
+            let mut doc = 0;
+            for (gap, mut list) in docs {
+                doc += gap + 1;
+                list.sort_by_key(|o| o.1);
+                list.dedup_by_key(|o| o.1);
+                let mut blocks: Vec<u32> = list.iter().map(|o| o.2).collect();
+                blocks.sort_unstable();
+                for ((hash, pos, _), block) in list.into_iter().zip(blocks) {
+                    occurrences.push((hash, doc, pos, block));
+                }
+            }
+            let packed = PackedOccurrences::pack(&occurrences);
+            let bytes = bincode::serialize(&packed).unwrap();
+            let back: PackedOccurrences = bincode::deserialize(&bytes).unwrap();
+            let mut out = Vec::new();
+            prop_assert_eq!(back.unpack_into(base, &mut out), Some(()));
+            let expected: Vec<Occurrence> =
+                occurrences.iter().map(|&(h, d, p, b)| (h, d + base, p, b)).collect();
+            prop_assert_eq!(out, expected);
+        }
+    }
+
+    #[test]
+    fn damaged_packed_occurrences_are_refused() {
+        let occurrences = [(7u64, 1u32, 3u32, 0u32), (9, 1, 300, 2), (5, 2, 0, 0)];
+        let mut packed = PackedOccurrences::pack(&occurrences);
+        packed.steps.pop();
+        assert_eq!(packed.unpack_into(0, &mut Vec::new()), None);
+        let mut extra = PackedOccurrences::pack(&occurrences);
+        extra.hashes.push(1);
+        assert_eq!(extra.unpack_into(0, &mut Vec::new()), None);
+    }
 }
