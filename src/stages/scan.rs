@@ -38,27 +38,50 @@ pub struct PackedOccurrences {
     hashes: Vec<u64>,
     #[serde(with = "serde_bytes")]
     steps: Vec<u8>,
+    /// Position and block of the last occurrence added, while packing.
+    #[serde(skip)]
+    last: (u32, u32),
 }
 
 impl PackedOccurrences {
+    /// Room for about `n` occurrences.
+    fn with_capacity(n: usize) -> Self {
+        PackedOccurrences {
+            hashes: Vec::with_capacity(n),
+            steps: Vec::with_capacity(2 * n),
+            ..PackedOccurrences::default()
+        }
+    }
+
     /// Packs occurrences given in (document, position) order.
     pub fn pack(occurrences: &[Occurrence]) -> Self {
-        let mut packed = PackedOccurrences {
-            docs: Vec::new(),
-            hashes: Vec::with_capacity(occurrences.len()),
-            steps: Vec::with_capacity(2 * occurrences.len()),
-        };
-        for run in occurrences.chunk_by(|a, b| a.1 == b.1) {
-            packed.docs.push((run[0].1, run.len() as u32));
-            let (mut pos, mut block) = (0, 0);
-            for &(hash, _, p, b) in run {
-                packed.hashes.push(hash);
-                leb128(&mut packed.steps, p - pos);
-                leb128(&mut packed.steps, b - block);
-                (pos, block) = (p, b);
-            }
+        let mut packed = PackedOccurrences::with_capacity(occurrences.len());
+        for &o in occurrences {
+            packed.push(o);
         }
         packed
+    }
+
+    /// Adds the next occurrence in (document, position) order.
+    fn push(&mut self, (hash, doc, pos, block): Occurrence) {
+        match self.docs.last_mut() {
+            Some((d, count)) if *d == doc => *count += 1,
+            _ => {
+                self.docs.push((doc, 1));
+                self.last = (0, 0);
+            }
+        }
+        self.hashes.push(hash);
+        leb128(&mut self.steps, pos - self.last.0);
+        leb128(&mut self.steps, block - self.last.1);
+        self.last = (pos, block);
+    }
+
+    /// Appends `other`, whose documents all come after this one's.
+    fn append(&mut self, other: &PackedOccurrences) {
+        self.docs.extend_from_slice(&other.docs);
+        self.hashes.extend_from_slice(&other.hashes);
+        self.steps.extend_from_slice(&other.steps);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -128,7 +151,7 @@ const CHUNK_DOCS: usize = 64;
 
 /// Per-partition records of a few documents.
 struct Parts {
-    occurrences: Vec<Vec<Occurrence>>,
+    occurrences: Vec<PackedOccurrences>,
     bands: Vec<Vec<(u64, u32, u32)>>,
     lines: Vec<Vec<u64>>,
 }
@@ -142,8 +165,17 @@ fn split_by_partition(
     (bands, rows): (usize, usize),
     passages: bool,
 ) -> Parts {
+    // Each partition gets about its share of the chunk's occurrences.
+    let shingles: usize = chunk.iter().map(|(s, _)| s.dedup.shingles.len()).sum();
+    let share = if passages {
+        shingles / parts_n * 9 / 8
+    } else {
+        0
+    };
     let mut parts = Parts {
-        occurrences: vec![Vec::new(); parts_n],
+        occurrences: (0..parts_n)
+            .map(|_| PackedOccurrences::with_capacity(share))
+            .collect(),
         bands: vec![Vec::new(); parts_n],
         lines: vec![Vec::new(); parts_n],
     };
@@ -176,17 +208,17 @@ fn split_by_partition(
 /// Partition `j`'s records of a batch, serialized: occurrences (a sorted run), band keys and
 /// short lines, each record only when not empty.
 fn serialize_partition(chunks: &[Parts], j: usize) -> Vec<Vec<u8>> {
-    let mut occurrences: Vec<Occurrence> = Vec::new();
+    let n: usize = chunks.iter().map(|c| c.occurrences[j].hashes.len()).sum();
+    let mut occurrences = PackedOccurrences::with_capacity(n);
     let mut keys = Vec::new();
     let mut lines = Vec::new();
     for c in chunks {
-        occurrences.extend_from_slice(&c.occurrences[j]);
+        occurrences.append(&c.occurrences[j]);
         keys.extend_from_slice(&c.bands[j]);
         lines.extend_from_slice(&c.lines[j]);
     }
     let records = [
-        (!occurrences.is_empty())
-            .then(|| PartChunk::Occurrences(PackedOccurrences::pack(&occurrences))),
+        (!occurrences.is_empty()).then_some(PartChunk::Occurrences(occurrences)),
         (!keys.is_empty()).then_some(PartChunk::Bands(keys)),
         (!lines.is_empty()).then_some(PartChunk::Lines(lines)),
     ];
