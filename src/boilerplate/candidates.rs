@@ -30,6 +30,9 @@ pub struct Candidates {
     needles: Vec<Needle>,
     /// For each rule: it can only match a line that [`Candidates::mark`] marks for it.
     needs_mark: Vec<bool>,
+    /// The most words a line may have for a rule with patterns in the automaton to take it:
+    /// longer lines (paragraphs of prose) need no search.
+    automaton_max_words: usize,
 }
 
 impl Candidates {
@@ -39,6 +42,7 @@ impl Candidates {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut needles = Vec::new();
         let mut needs_mark = vec![false; rules.len()];
+        let mut automaton_max_words = 0;
         for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
             let how = rule.spec.phrase_match;
             for p in &rule.phrases {
@@ -60,6 +64,11 @@ impl Candidates {
                 patterns.extend(literals);
             }
         }
+        for needle in &needles {
+            let (Needle::Phrase(r, _) | Needle::Literal(r)) = *needle;
+            let max_words = rules[r].spec.max_words.unwrap_or(usize::MAX);
+            automaton_max_words = automaton_max_words.max(max_words);
+        }
         let automaton = if patterns.is_empty() {
             None
         } else {
@@ -77,6 +86,7 @@ impl Candidates {
             automaton,
             needles,
             needs_mark,
+            automaton_max_words,
         })
     }
 
@@ -96,6 +106,9 @@ impl Candidates {
         let Some(automaton) = &self.automaton else {
             return;
         };
+        if line.words > self.automaton_max_words {
+            return;
+        }
         // `core` is a slice of `norm`: where it starts and ends there.
         let core_start = core.as_ptr() as usize - line.norm.as_ptr() as usize;
         let core_end = core_start + core.len();

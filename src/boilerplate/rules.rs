@@ -142,6 +142,9 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Which enabled rules a line can trigger, by their phrases and regex literals.
     pub candidates: Candidates,
+    /// The enabled rules that judge a line alone, then those that look at the context, in order.
+    alone: Vec<usize>,
+    contextual: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -297,7 +300,27 @@ impl RuleSet {
         }
         let candidates = Candidates::new(&rules)
             .map_err(|e| Error::usage(format!("cannot build the phrase matcher: {e}")))?;
-        Ok(RuleSet { rules, candidates })
+        let enabled = |contextual: bool| -> Vec<usize> {
+            (0..rules.len())
+                .filter(|&r| rules[r].enabled && rules[r].is_contextual() == contextual)
+                .collect()
+        };
+        Ok(RuleSet {
+            alone: enabled(false),
+            contextual: enabled(true),
+            rules,
+            candidates,
+        })
+    }
+
+    /// The enabled rules of a pass, in order: the contextual ones or those that judge a line
+    /// alone.
+    pub fn pass(&self, contextual: bool) -> &[usize] {
+        if contextual {
+            &self.contextual
+        } else {
+            &self.alone
+        }
     }
 
     /// The built-in rule file's text, for `gleaner rules --builtin`.
