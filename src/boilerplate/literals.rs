@@ -22,7 +22,7 @@ fn required(hir: &Hir) -> Option<Vec<Vec<u8>>> {
             for branch in branches {
                 all.extend(required(branch)?);
             }
-            Some(all)
+            Some(minimal(all))
         }
         // A match of a sequence holds a match of each part, and of each tail of the parts:
         // take the most selective of those.
@@ -46,7 +46,38 @@ fn prefix_literals(hir: &Hir) -> Option<Vec<Vec<u8>>> {
     if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
     }
-    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+    Some(minimal(
+        literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+    ))
+}
+
+/// Literals longer than this are cut to it: a line holding a literal holds its start, and the
+/// search of a long line splits in two with an overlap of the longest pattern.
+const MAX_LITERAL_LEN: usize = 16;
+
+/// `set` cut to [`MAX_LITERAL_LEN`], without duplicates and without literals that contain another
+/// one of the set (a line holding them holds the other).
+fn minimal(set: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut cut: Vec<Vec<u8>> = set
+        .into_iter()
+        .map(|mut l| {
+            l.truncate(MAX_LITERAL_LEN);
+            l
+        })
+        .collect();
+    cut.sort_by_key(Vec::len);
+    cut.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    for literal in cut {
+        if !kept.iter().any(|k| contains(&literal, k)) {
+            kept.push(literal);
+        }
+    }
+    kept
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Longer shortest literals are rarer in text; fewer literals are rarer still.
