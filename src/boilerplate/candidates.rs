@@ -163,6 +163,7 @@ fn each_match_in_halves(
     let longest = dfa.max_pattern_len();
     let segments: Vec<Segment> = (0..haystacks.len())
         .flat_map(|k| Segment::halves(k, haystacks[k].len(), longest))
+        .flatten()
         .collect();
     let pieces: Vec<&[u8]> = segments
         .iter()
@@ -191,7 +192,7 @@ impl Segment {
     /// A haystack of `len` bytes as one segment, or as two about as long that [`each_match`] walks
     /// side by side: the first reports the matches ending in its part, the second starts early
     /// enough (the `longest` pattern's length before the split) to see every match ending after.
-    fn halves(line: usize, len: usize, longest: usize) -> Vec<Segment> {
+    fn halves(line: usize, len: usize, longest: usize) -> [Option<Segment>; 2] {
         let whole = Segment {
             line,
             from: 0,
@@ -199,7 +200,7 @@ impl Segment {
             reports_after: 0,
         };
         if len < 3 * longest {
-            return vec![whole];
+            return [Some(whole), None];
         }
         let split = (len + longest) / 2;
         let first = Segment { to: split, ..whole };
@@ -208,7 +209,7 @@ impl Segment {
             reports_after: split,
             ..whole
         };
-        vec![first, second]
+        [Some(first), Some(second)]
     }
 }
 
