@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
+use super::candidates::RuleMarks;
 use super::content::{main_regions, RegionParams, Taken};
 use super::line::Line;
-use super::rules::{Action, PhraseMatch, Region, Rule, RuleSet};
+use super::rules::{Action, Region, Rule, RuleSet};
 use crate::decision::{Reason, Removal};
 use crate::text::blocks;
 
@@ -67,8 +68,8 @@ enum Verdict {
 struct Doc<'a> {
     text: &'a str,
     lines: Vec<Line>,
-    /// Rules whose phrases match each line, sorted.
-    hits: Vec<Vec<usize>>,
+    /// The rules each line can trigger by its phrases and regex literals.
+    marks: RuleMarks,
     verdicts: Vec<Option<Verdict>>,
     /// Stretches of main content, sorted and disjoint.
     regions: Vec<(usize, usize)>,
@@ -85,7 +86,7 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         .filter(|b| !b.is_blank(text))
         .map(|b| Line::new(text, b))
         .collect();
-    let hits = lines.iter().map(|l| pattern_hits(rules, l)).collect();
+    let marks = RuleMarks::new(&rules.candidates, &lines, rules.rules.len());
     let mut short_runs: Vec<(usize, Vec<u32>)> = Vec::new();
     for rule in rules.rules.iter().filter(|r| r.enabled) {
         if let (Some(_), Some(max_words)) = (rule.spec.short_run, rule.spec.max_words) {
@@ -98,7 +99,7 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
         text,
         verdicts: vec![None; lines.len()],
         lines,
-        hits,
+        marks,
         regions: Vec::new(),
         short_runs,
     };
@@ -152,45 +153,12 @@ fn run_lengths(lines: &[Line], max_words: usize) -> Vec<u32> {
     lens
 }
 
-/// The rules whose phrases match `line`.
-fn pattern_hits(rules: &RuleSet, line: &Line) -> Vec<usize> {
-    let mut hits = Vec::new();
-    let core = line.core();
-    if let Some(ac) = &rules.phrases {
-        for m in ac.find_overlapping_iter(core) {
-            let owner = rules.phrase_owner[m.pattern().as_usize()];
-            let ok = match rules.rules[owner].spec.phrase_match {
-                PhraseMatch::Whole => m.start() == 0 && m.end() == core.len(),
-                PhraseMatch::Start => m.start() == 0 && word_edge(core, m.end()),
-                PhraseMatch::Anywhere => word_edge(core, m.start()) && word_edge(core, m.end()),
-            };
-            if ok {
-                hits.push(owner);
-            }
-        }
-    }
-    hits.sort_unstable();
-    hits.dedup();
-    hits
-}
-
-/// Whether byte offset `at` of `s` lies between a word character and a non-word character (or an
-/// end of the string), seen from the phrase's side.
-fn word_edge(s: &str, at: usize) -> bool {
-    let before = s[..at].chars().next_back();
-    let after = s[at..].chars().next();
-    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-    !(word(before) && word(after))
-}
-
 impl Doc<'_> {
     /// Tries every enabled rule of the pass on line `i`; the first that matches decides.
     fn judge(&mut self, rules: &RuleSet, i: usize, contextual: bool) -> bool {
-        for (r, rule) in rules.rules.iter().enumerate() {
-            if !rule.enabled || rule.is_contextual() != contextual {
-                continue;
-            }
-            if !rule.phrases.is_empty() && self.hits[i].binary_search(&r).is_err() {
+        for &r in rules.pass(contextual) {
+            let rule = &rules.rules[r];
+            if rules.candidates.needs_mark(r) && !self.marks.get(i, r) {
                 continue;
             }
             if !self.shape_matches(rule, i) {

@@ -2,7 +2,7 @@
 //! a matched prefix can be cut from the original) and its shape: words, stopwords, terminal
 //! punctuation.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::text::normalize::unify_char;
 use crate::text::Block;
@@ -121,8 +121,12 @@ fn normalize_line(
     mut map: Option<(&mut Vec<u32>, &mut Vec<u32>)>,
 ) -> String {
     let line = &text[start..end];
-    if map.is_none() && line.is_ascii() {
-        return normalize_ascii(line);
+    if map.is_none() {
+        return if line.is_ascii() {
+            normalize_ascii(line)
+        } else {
+            normalize_unmapped(line)
+        };
     }
     let mut out = String::with_capacity(line.len());
     let mut pending_space = false;
@@ -165,24 +169,151 @@ fn normalize_line(
     out
 }
 
-/// The normal form of an ASCII line (most lines): lower case, runs of white space as one space,
-/// none at the ends. The same as the general path, byte by byte.
-fn normalize_ascii(line: &str) -> String {
-    let mut out = Vec::with_capacity(line.len());
-    let mut pending_space = false;
-    for &b in line.as_bytes() {
-        // The ASCII characters `char::is_whitespace` accepts.
-        if matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
-            pending_space = !out.is_empty();
-        } else {
-            if pending_space {
-                out.push(b' ');
-                pending_space = false;
-            }
-            out.push(b.to_ascii_lowercase());
+/// [`normalize_line`] without the map back to the original bytes: the same characters, with
+/// runs of ASCII copied a word at a time and the NFKC machinery skipped for characters that are
+/// already in NFKC (nearly all of them).
+fn normalize_unmapped(line: &str) -> String {
+    let mut out = NormalWriter::with_capacity(line.len());
+    let mut rest = line;
+    while !rest.is_empty() {
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        out.push_ascii(&rest[..ascii]);
+        rest = &rest[ascii..];
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push_other(c);
+            rest = chars.as_str();
         }
     }
-    String::from_utf8(out).expect("ASCII in, ASCII out")
+    out.finish()
+}
+
+/// The normal form of an ASCII line (most lines): lower case, runs of white space as one space,
+/// none at the ends. The same as the general path.
+fn normalize_ascii(line: &str) -> String {
+    let mut out = NormalWriter::with_capacity(line.len());
+    out.push_ascii(line);
+    out.finish()
+}
+
+/// The ASCII characters `char::is_whitespace` accepts: space, and tab to carriage return.
+fn is_ascii_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// No white space but single spaces: no tab, line feed, vertical tab, form feed or carriage
+/// return, and no two spaces in a row.
+fn has_single_spaces_only(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // A fold, not `any`: no early exit, so the test runs on whole vectors.
+    let controls = bytes
+        .iter()
+        .fold(false, |seen, b| seen | (b'\t'..=b'\r').contains(b));
+    !controls && memchr::memmem::find(bytes, b"  ").is_none()
+}
+
+/// Builds a normal form: characters in, one space for each run of white space between them.
+struct NormalWriter {
+    out: String,
+    pending_space: bool,
+}
+
+impl NormalWriter {
+    fn with_capacity(capacity: usize) -> Self {
+        NormalWriter {
+            out: String::with_capacity(capacity),
+            pending_space: false,
+        }
+    }
+
+    /// Text that is all ASCII, a word at a time.
+    fn push_ascii(&mut self, text: &str) {
+        if has_single_spaces_only(text) {
+            self.push_ascii_single_spaced(text);
+            return;
+        }
+        let from = self.out.len();
+        let mut word_start = 0;
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            if is_ascii_space(b) {
+                self.push_ascii_word(&text[word_start..i]);
+                if !self.out.is_empty() {
+                    self.pending_space = true;
+                }
+                word_start = i + 1;
+            }
+        }
+        self.push_ascii_word(&text[word_start..]);
+        self.out[from..].make_ascii_lowercase();
+    }
+
+    /// [`NormalWriter::push_ascii`] for text whose only white space is single spaces (most
+    /// text): its inside is already in normal form but for case, so it goes in at once.
+    fn push_ascii_single_spaced(&mut self, text: &str) {
+        let inside = text.strip_prefix(' ').unwrap_or(text);
+        let (inside, space_after) = match inside.strip_suffix(' ') {
+            Some(inside) => (inside, true),
+            None => (inside, false),
+        };
+        if text.starts_with(' ') && !self.out.is_empty() {
+            self.pending_space = true;
+        }
+        if !inside.is_empty() {
+            self.space_if_pending();
+            let from = self.out.len();
+            self.out.push_str(inside);
+            self.out[from..].make_ascii_lowercase();
+        }
+        if space_after && !self.out.is_empty() {
+            self.pending_space = true;
+        }
+    }
+
+    fn push_ascii_word(&mut self, word: &str) {
+        if !word.is_empty() {
+            self.space_if_pending();
+            self.out.push_str(word);
+        }
+    }
+
+    /// A non-ASCII character: NFKC, one form for quotes and dashes, lower case.
+    fn push_other(&mut self, c: char) {
+        if is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes {
+            // A character that is its own NFKC: `nfkc()` would give it back unchanged.
+            for l in unify_char(c).to_lowercase() {
+                self.push(l);
+            }
+        } else {
+            for n in std::iter::once(c).nfkc() {
+                for l in unify_char(n).to_lowercase() {
+                    self.push(l);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, c: char) {
+        if c.is_whitespace() {
+            self.pending_space = !self.out.is_empty();
+        } else {
+            self.space_if_pending();
+            self.out.push(c);
+        }
+    }
+
+    fn space_if_pending(&mut self) {
+        if self.pending_space {
+            self.out.push(' ');
+            self.pending_space = false;
+        }
+    }
+
+    fn finish(self) -> String {
+        self.out
+    }
 }
 
 /// Words and stopwords of a normalized line.
@@ -210,22 +341,39 @@ fn count_words_ascii(norm: &str) -> (usize, usize) {
     let (mut words, mut stops) = (0, 0);
     let mut i = 0;
     while i < bytes.len() {
-        if !(bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+        if !is_word_byte(bytes[i]) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+        while i < bytes.len() && is_word_byte(bytes[i]) {
             i += 1;
         }
         words += 1;
         // Function words are 1 to 7 letters long; longer words need no lookup.
-        if i - start <= 7 && is_stopword(&norm[start..i]) {
+        if i - start <= 7 && is_stopword_key(pack_word(&bytes[start..i])) {
             stops += 1;
         }
     }
     (words, stops)
 }
+
+/// ASCII letters, digits and `_`.
+fn is_word_byte(b: u8) -> bool {
+    WORD_BYTES[usize::from(b)]
+}
+
+/// [`is_word_byte`] as a table: one load per byte instead of three range tests.
+static WORD_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_';
+        b += 1;
+    }
+    table
+};
 
 /// Ends like a sentence, looking past closing quotes and brackets.
 pub fn ends_like_sentence(norm: &str) -> bool {
@@ -233,30 +381,50 @@ pub fn ends_like_sentence(norm: &str) -> bool {
     trimmed.ends_with(['.', '!', '?', '…'])
 }
 
-/// Whether `word` (lower case) is a common English function word; a `match` on the length first
-/// is several times faster than a binary search of the list.
+/// Whether `word` (lower case) is a common English function word.
 fn is_stopword(word: &str) -> bool {
-    macro_rules! words {
-        ($($w:literal),* $(,)?) => { matches!(word, $($w)|*) };
+    word.len() <= 7 && is_stopword_key(pack_word(word.as_bytes()))
+}
+
+/// A word of at most 8 bytes as one number (byte `i` in bits `8i..8i + 8`, zeros after the
+/// word), so that a lookup compares whole words at once.
+const fn pack_word(word: &[u8]) -> u64 {
+    let mut key = 0u64;
+    let mut i = 0;
+    while i < word.len() && i < 8 {
+        key |= (word[i] as u64) << (8 * i);
+        i += 1;
     }
-    words!(
-        "a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
-        "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by",
-        "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
-        "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him",
-        "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "me", "more",
-        "most", "my", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
-        "our", "ours", "out", "over", "own", "said", "same", "says", "she", "should", "so", "some",
-        "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this",
-        "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were",
-        "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would",
-        "you", "your",
-    )
+    key
+}
+
+/// Whether `key` is the packed form of a word of [`STOPWORDS`].
+fn is_stopword_key(key: u64) -> bool {
+    STOPWORD_KEYS.binary_search(&key).is_ok()
+}
+
+/// [`STOPWORDS`] packed and sorted, for a binary search of numbers.
+const STOPWORD_KEYS: [u64; STOPWORDS.len()] = sorted_keys();
+
+const fn sorted_keys() -> [u64; STOPWORDS.len()] {
+    let mut keys = [0u64; STOPWORDS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        // Insertion sort: `sort` is not available in a constant.
+        let key = pack_word(STOPWORDS[i].as_bytes());
+        let mut j = i;
+        while j > 0 && keys[j - 1] > key {
+            keys[j] = keys[j - 1];
+            j -= 1;
+        }
+        keys[j] = key;
+        i += 1;
+    }
+    keys
 }
 
 /// Common English function words: prose is dense with them; menus, captions and credits are
-/// not. The list [`is_stopword`] matches, kept for its test.
-#[cfg(test)]
+/// not. All are 1 to 7 ASCII letters long.
 const STOPWORDS: &[&str] = &[
     "a", "about", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are",
     "as", "at", "be", "because", "been", "before", "being", "between", "both", "but", "by", "can",
@@ -324,6 +492,28 @@ mod tests {
             let (mut starts, mut ends) = (Vec::new(), Vec::new());
             let slow = normalize_line(&s, 0, s.len(), Some((&mut starts, &mut ends)));
             prop_assert_eq!(normalize_ascii(&s), slow);
+        }
+
+        #[test]
+        fn single_spaced_ascii_agrees(s in "( ?[a-zA-Z0-9.,'-]{1,6}){0,8} ?") {
+            let (mut starts, mut ends) = (Vec::new(), Vec::new());
+            let slow = normalize_line(&s, 0, s.len(), Some((&mut starts, &mut ends)));
+            prop_assert_eq!(normalize_ascii(&s), slow.clone());
+            let mixed = format!("é{s}é");
+            let slow = normalize_line(&mixed, 0, mixed.len(), Some((&mut starts, &mut ends)));
+            prop_assert_eq!(normalize_unmapped(&mixed), slow);
+        }
+
+        #[test]
+        fn unmapped_path_agrees(s in "(\\PC|[\u{300}-\u{36F}\u{1100}-\u{11FF}\u{AC00}-\u{AC20}\u{FB00}-\u{FB06}\u{FF01}-\u{FF5E}\u{2000}-\u{2070}ÅåÉéİı\t\u{0B}\u{0C}\r\u{85}\u{A0}\u{A8}\u{200B}\u{2028}\u{3000} ]){0,40}") {
+            let (mut starts, mut ends) = (Vec::new(), Vec::new());
+            let slow = normalize_line(&s, 0, s.len(), Some((&mut starts, &mut ends)));
+            prop_assert_eq!(normalize_unmapped(&s), slow);
+        }
+
+        #[test]
+        fn packed_lookup_is_list_membership(w in "(the|thee|[a-z]{1,9}|[a-zé_0-9]{0,9}|their|theirs|a)") {
+            prop_assert_eq!(is_stopword(&w), STOPWORDS.contains(&w.as_str()));
         }
 
         #[test]

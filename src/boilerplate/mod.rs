@@ -5,10 +5,12 @@
 //! [`Boilerplate::scan`] runs per document in the scan step and keeps compact facts;
 //! [`Boilerplate::resolve`] counts repeated lines over all documents and fills the decisions.
 
+pub mod candidates;
 pub mod content;
 pub mod engine;
 pub mod line;
 pub mod listing;
+pub mod literals;
 pub mod repeated;
 pub mod rules;
 

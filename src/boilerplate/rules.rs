@@ -20,10 +20,10 @@
 
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder};
 use serde::{Deserialize, Serialize};
 
+use super::candidates::Candidates;
 use crate::error::{Error, Result};
 use crate::text::normalize;
 
@@ -134,14 +134,17 @@ impl Rule {
 }
 
 /// All rules, in order (built-in first, then user files in the order given), with the phrases
-/// of the enabled ones in one automaton. Each regex runs on its own, and only on lines whose
-/// shape its rule accepts: one set of all regexes is slower, its lazy DFA keeps overflowing.
+/// and regex literals of the enabled ones in one automaton. Each regex runs on its own, and only
+/// on lines whose shape its rule accepts: one set of all regexes is slower, its lazy DFA keeps
+/// overflowing.
 #[derive(Debug)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
-    /// Phrases of enabled rules; pattern `i` belongs to rule `phrase_owner[i]`.
-    pub phrases: Option<AhoCorasick>,
-    pub phrase_owner: Vec<usize>,
+    /// Which enabled rules a line can trigger, by their phrases and regex literals.
+    pub candidates: Candidates,
+    /// The enabled rules that judge a line alone, then those that look at the context, in order.
+    alone: Vec<usize>,
+    contextual: Vec<usize>,
 }
 
 #[derive(Deserialize)]
@@ -295,31 +298,29 @@ impl RuleSet {
                 )));
             }
         }
-        let mut phrase_list = Vec::new();
-        let mut phrase_owner = Vec::new();
-        for (i, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
-            for p in &rule.phrases {
-                phrase_list.push(p.as_str());
-                phrase_owner.push(i);
-            }
-        }
-        let phrases = if phrase_list.is_empty() {
-            None
-        } else {
-            Some(
-                // A DFA: the phrase list is small and every line is searched (overlapping).
-                AhoCorasick::builder()
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&phrase_list)
-                    .map_err(|e| Error::usage(format!("cannot build the phrase matcher: {e}")))?,
-            )
+        let candidates = Candidates::new(&rules)
+            .map_err(|e| Error::usage(format!("cannot build the phrase matcher: {e}")))?;
+        let enabled = |contextual: bool| -> Vec<usize> {
+            (0..rules.len())
+                .filter(|&r| rules[r].enabled && rules[r].is_contextual() == contextual)
+                .collect()
         };
         Ok(RuleSet {
+            alone: enabled(false),
+            contextual: enabled(true),
             rules,
-            phrases,
-            phrase_owner,
+            candidates,
         })
+    }
+
+    /// The enabled rules of a pass, in order: the contextual ones or those that judge a line
+    /// alone.
+    pub fn pass(&self, contextual: bool) -> &[usize] {
+        if contextual {
+            &self.contextual
+        } else {
+            &self.alone
+        }
     }
 
     /// The built-in rule file's text, for `gleaner rules --builtin`.
