@@ -103,6 +103,11 @@ pub fn is_duplicate(config: &DedupConfig, a: &[u64], b: &[u64]) -> bool {
     jaccard_ok || containment_ok
 }
 
+/// The share of a dropped document's shingles found in the one it is dropped for.
+fn score(kept: &[u64], member: &[u64]) -> f64 {
+    intersection(kept, member) as f64 / member.len().max(1) as f64
+}
+
 /// Drops every document that a verified candidate pair joins to an earlier one.
 pub fn decide(
     config: &DedupConfig,
@@ -136,16 +141,22 @@ pub fn verified_drops(
     set_of: impl Fn(u32) -> Vec<u64> + Sync,
 ) -> Vec<(u32, u32, f64)> {
     let mut uf = UnionFind::new(documents);
+    // The score of each verified pair, for the common case where the earlier document of the
+    // pair turns out to be the root of its cluster.
+    let mut verified_scores: Vec<((u32, u32), f64)> = Vec::new();
     for chunk in pairs.chunks(PAIR_CHUNK) {
         let sets = Sets::of(chunk, &set_of);
-        let verified: Vec<(u32, u32)> = chunk
+        let verified: Vec<((u32, u32), f64)> = chunk
             .par_iter()
-            .copied()
-            .filter(|&(a, b)| is_duplicate(config, sets.get(a), sets.get(b)))
+            .filter_map(|&(a, b)| {
+                let (sa, sb) = (sets.get(a), sets.get(b));
+                is_duplicate(config, sa, sb).then(|| ((a, b), score(sa, sb)))
+            })
             .collect();
-        for (a, b) in verified {
+        for &((a, b), _) in &verified {
             uf.union(a, b);
         }
+        verified_scores.extend(verified);
     }
     let mut members: Vec<(u32, u32)> = pairs
         .iter()
@@ -157,14 +168,22 @@ pub fn verified_drops(
         .collect();
     members.par_sort_unstable();
     members.dedup();
+    // Pairs come sorted and distinct, so the verified ones are too.
     let mut drops = Vec::with_capacity(members.len());
-    for chunk in members.chunks(PAIR_CHUNK) {
+    let mut unknown = Vec::new();
+    for &(root, d) in &members {
+        match verified_scores.binary_search_by_key(&(root, d), |v| v.0) {
+            Ok(i) => drops.push((d, root, verified_scores[i].1)),
+            Err(_) => unknown.push((root, d)),
+        }
+    }
+    for chunk in unknown.chunks(PAIR_CHUNK) {
         let sets = Sets::of(chunk, &set_of);
-        drops.par_extend(chunk.par_iter().map(|&(root, d)| {
-            let (member, kept) = (sets.get(d), sets.get(root));
-            let score = intersection(kept, member) as f64 / member.len().max(1) as f64;
-            (d, root, score)
-        }));
+        drops.par_extend(
+            chunk
+                .par_iter()
+                .map(|&(root, d)| (d, root, score(sets.get(root), sets.get(d)))),
+        );
     }
     drops.par_sort_unstable_by_key(|x| x.0);
     drops

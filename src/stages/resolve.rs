@@ -27,7 +27,12 @@ const MAX_PARTITIONS: u64 = 512;
 
 /// How many hash-range partitions `gleaner clean` resolves one after another: enough that one
 /// partition's occurrences fit in an eighth of `--max-memory`, and one per 16 MiB of input.
+/// Without passages there are no occurrences, only a few band keys and short lines per
+/// document: one partition holds them.
 pub fn partitions_for(config: &Config, inputs: &[InputFile]) -> usize {
+    if !(config.dedup.passages || config.dedup.explain_reuse) {
+        return 1;
+    }
     let bytes: u64 = inputs
         .iter()
         .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
