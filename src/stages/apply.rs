@@ -116,6 +116,8 @@ pub fn run(
 
     let progress = Progress::new("write", quiet);
     let (want_explain, want_rejected) = (outputs.explain.is_some(), outputs.rejected.is_some());
+    // Sources are named only in the explain and rejected files and in annotations.
+    let names_sources = want_explain || want_rejected || config.annotate_only;
     let as_text: Vec<bool> = inputs
         .iter()
         .map(|i| outputs.target.writes_text(i))
@@ -204,7 +206,11 @@ pub fn run(
                         )?;
                     }
                 }
-                let ids = source_ids(&sources, &decision)?;
+                let ids = if names_sources {
+                    source_ids(&sources, &decision)?
+                } else {
+                    IdIndex::default()
+                };
                 let ctx = ApplyContext {
                     text_field: &config.text_field,
                     as_text: as_text[doc.doc_id.file_index()],
