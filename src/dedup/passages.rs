@@ -10,6 +10,7 @@
 //! whether the shingle is common, the earlier (document, block) pairs that have it), and
 //! [`decide_doc`] judges one document from its own facts and those routed entries alone.
 
+use rayon::prelude::*;
 use std::sync::Arc;
 
 use super::{BlockFacts, DedupConfig, DocFacts};
@@ -126,7 +127,7 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
         out.routes
             .extend(occurrences.iter().map(|&(_, d, pos, _)| (d, pos, g)));
     }
-    out.routes.sort_unstable();
+    out.routes.par_sort_unstable();
     out
 }
 
