@@ -105,7 +105,9 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
             .tempdir_in(&parent)
             .map_err(|e| Error::io(&parent, e))?;
         let _cleanup = crate::corpus::atomic::PendingGuard::new(dir.path());
-        let partitions = stages::resolve::partitions_for(config, &inputs);
+        // As many partitions resolved at once as there are threads.
+        let at_once = rayon::current_num_threads();
+        let partitions = stages::resolve::partitions_for(config, &inputs, at_once);
         let tasks = (1, partitions);
         let manifest = stages::Manifest::new(config, &inputs, &paths.output, tasks, false)?;
         let mut work = stages::Work::plan(dir.path(), manifest)?;
@@ -116,10 +118,8 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         timings.scan = t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        check_memory(config, &stages::resolve::Projection::of(&work)?)?;
-        for j in 0..partitions {
-            stages::resolve::run(&work, j)?;
-        }
+        check_memory(config, &stages::resolve::Projection::of(&work)?, at_once)?;
+        stages::resolve::run_all(&work, at_once)?;
         stages::merge::run(&work)?;
         timings.resolve = t.elapsed().as_secs_f64();
 
@@ -273,16 +273,21 @@ fn optional_file(path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {
 
 /// Prints the projected memory of the resolve step (unless `--quiet`) and stops the run when one
 /// partition is over the budget: better now, with advice, than killed by the system half-way.
-fn check_memory(config: &Config, projection: &stages::resolve::Projection) -> Result<()> {
+fn check_memory(
+    config: &Config,
+    projection: &stages::resolve::Projection,
+    at_once: usize,
+) -> Result<()> {
     let budget = config.memory_budget();
-    let peak = projection.peak();
+    let peak = projection.peak(at_once);
     if !config.quiet {
         eprintln!(
-            "gleaner: resolve projected at {} ({} shingles; {} hash-range partition{}, resolved one at a time from disk){}",
+            "gleaner: resolve projected at {} ({} shingles; {} hash-range partition{}, resolved {} at a time from disk){}",
             mib(peak),
             projection.occurrences,
             projection.partitions,
             if projection.partitions == 1 { "" } else { "s" },
+            at_once.clamp(1, projection.partitions.max(1)),
             budget.map_or(String::new(), |b| format!("; --max-memory {}", mib(b))),
         );
     }

@@ -18,31 +18,63 @@ pub const ROUTES: &str = "routes";
 pub const PAIRS: &str = "pairs";
 pub const REPEATED: &str = "repeated";
 
-/// Input bytes per hash-range partition of `gleaner clean`: a partition's sort then holds about
-/// four bytes per input byte of its share, so the resolve step's peak stays a small part of the
-/// input however large the corpus.
-const BYTES_PER_PARTITION: u64 = 16 << 20;
+/// Input bytes of the partitions that `gleaner clean` holds at once: a partition's sort holds
+/// about four bytes per input byte of its share, so the resolve step's peak stays a small part of
+/// the input however large the corpus.
+const BYTES_AT_ONCE: u64 = 16 << 20;
 /// A scan task keeps one file open per partition.
 const MAX_PARTITIONS: u64 = 512;
 
-/// How many hash-range partitions `gleaner clean` resolves one after another: enough that one
-/// partition's occurrences fit in an eighth of `--max-memory`, and one per 16 MiB of input.
-/// Without passages there are no occurrences, only a few band keys and short lines per
-/// document: one partition holds them.
-pub fn partitions_for(config: &Config, inputs: &[InputFile]) -> usize {
+/// How many hash-range partitions `gleaner clean` resolves, `at_once` at a time: enough that
+/// the occurrences of `at_once` partitions fit in an eighth of `--max-memory`, and 16 MiB of
+/// input for `at_once` partitions. Without passages there are no occurrences, only a few band
+/// keys and short lines per document: one partition holds them.
+pub fn partitions_for(config: &Config, inputs: &[InputFile], at_once: usize) -> usize {
     if !(config.dedup.passages || config.dedup.explain_reuse) {
         return 1;
     }
     let bytes: u64 = inputs
         .iter()
         .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
-        .sum();
-    let by_size = bytes.div_ceil(BYTES_PER_PARTITION);
+        .sum::<u64>()
+        .saturating_mul(at_once.max(1) as u64);
+    let by_size = bytes.div_ceil(BYTES_AT_ONCE);
     // About 4 bytes of occurrences per input byte, held while a partition is sorted.
     let by_budget = config
         .memory_budget()
         .map_or(1, |b| (bytes.saturating_mul(4) / (b / 8).max(1)) + 1);
     by_size.max(by_budget).clamp(1, MAX_PARTITIONS) as usize
+}
+
+/// Resolves every partition, `at_once` at a time on the worker threads: each partition is a
+/// task of its own, and its files do not depend on the order.
+pub fn run_all(work: &Work, at_once: usize) -> Result<()> {
+    let partitions = work.manifest.resolve_tasks;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed: std::sync::Mutex<Option<crate::Error>> = std::sync::Mutex::new(None);
+    // `at_once` tasks take the partitions one after another, so that no more than that many
+    // partitions are ever held, whichever thread runs a task.
+    rayon::scope(|scope| {
+        for _ in 0..at_once.clamp(1, partitions.max(1)) {
+            scope.spawn(|_| loop {
+                let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if j >= partitions || failed.lock().map_or(true, |f| f.is_some()) {
+                    break;
+                }
+                if let Err(e) = run(work, j) {
+                    failed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get_or_insert(e);
+                    break;
+                }
+            });
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// What one resolve task is projected to hold at its peak, from the sizes of the scan files.
@@ -80,11 +112,13 @@ impl Projection {
         Ok(p)
     }
 
-    /// The peak: the largest partition's records in memory (24 bytes for 10 on disk) with the
-    /// groups and routes they make (at most as much again), each document's index entry, and the
-    /// read and write buffers of one file per scan shard.
-    pub fn peak(&self) -> u64 {
-        self.largest / 10 * 24 * 2 + self.documents * 24 + self.shards * (128 << 10)
+    /// The peak with `at_once` partitions resolved at a time: the largest partition's records in
+    /// memory (24 bytes for 10 on disk) with the groups and routes they make (at most as much
+    /// again), and the read and write buffers of one file per scan shard, for each; each
+    /// document's index entry.
+    pub fn peak(&self, at_once: usize) -> u64 {
+        let one = self.largest / 10 * 24 * 2 + self.shards * (128 << 10);
+        one * at_once.clamp(1, self.partitions.max(1)) as u64 + self.documents * 24
     }
 }
 
