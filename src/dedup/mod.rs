@@ -257,6 +257,7 @@ impl Scanner {
         let (tokenizer, shingler) = (tokenizer.as_mut().unwrap(), shingler.as_mut().unwrap());
         // About one shingle per word.
         facts.shingles.reserve(text.len() / 6 + 1);
+        facts.blocks.reserve(blocks.len());
         let mut cp = CodePoints::new(text);
         // Shingle starts and ends each ascend: one cursor each keeps both conversions linear.
         let (mut cp_starts, mut cp_ends) = (CodePoints::new(text), CodePoints::new(text));

@@ -5,6 +5,8 @@ pub struct CodePoints<'t> {
     text: &'t str,
     byte: usize,
     chars: usize,
+    /// In ASCII text every offset is the same in both.
+    ascii: bool,
 }
 
 impl<'t> CodePoints<'t> {
@@ -13,11 +15,15 @@ impl<'t> CodePoints<'t> {
             text,
             byte: 0,
             chars: 0,
+            ascii: text.is_ascii(),
         }
     }
 
     /// The code point offset of byte offset `at`; calls must not go backwards, or they restart.
     pub fn at(&mut self, at: usize) -> usize {
+        if self.ascii {
+            return at;
+        }
         if at < self.byte {
             self.byte = 0;
             self.chars = 0;
@@ -53,5 +59,7 @@ mod tests {
         assert_eq!(CodePoints::new(t).at(2), 2);
         let mut cp = CodePoints::new(t);
         assert_eq!((cp.at(2), cp.at(4)), (2, 2));
+        let mut ascii = CodePoints::new("plain text");
+        assert_eq!((ascii.at(5), ascii.at(2), ascii.at(10)), (5, 2, 10));
     }
 }
