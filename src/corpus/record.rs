@@ -43,11 +43,9 @@ impl<'a> RawRecord<'a> {
             None => Ok(None),
             Some(raw) => {
                 let json = raw.get();
-                // A string the parser accepted, with no escape: its content as it is.
-                if let Some(inner) = json.strip_prefix('"').and_then(|j| j.strip_suffix('"')) {
-                    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
-                        return Ok(Some(inner.to_string()));
-                    }
+                // A string the parser accepted: its content unescaped in one pass.
+                if let Some(text) = unescape_json_string(json) {
+                    return Ok(Some(text));
                 }
                 serde_json::from_str::<String>(json)
                     .map(Some)
@@ -128,6 +126,54 @@ impl<'a> RawRecord<'a> {
     }
 }
 
+/// The content of a JSON string literal that the parser has already accepted (quotes included),
+/// unescaped: the stretches between escapes are copied whole. `None` for anything else, or for
+/// an escape that is not well formed, which the full parser then reports.
+fn unescape_json_string(json: &str) -> Option<String> {
+    let inner = json.strip_prefix('"')?.strip_suffix('"')?;
+    let bytes = inner.as_bytes();
+    let mut out = String::with_capacity(inner.len());
+    let mut at = 0;
+    while let Some(k) = memchr::memchr(b'\\', &bytes[at..]) {
+        out.push_str(&inner[at..at + k]);
+        at += k + 1;
+        let c = match *bytes.get(at)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let unit = |at: usize| u32::from_str_radix(inner.get(at..at + 4)?, 16).ok();
+                let high = unit(at + 1)?;
+                at += 4;
+                if (0xD800..0xDC00).contains(&high) {
+                    // A surrogate pair: `\uD83D\uDE00`.
+                    if inner.get(at + 1..at + 3)? != "\\u" {
+                        return None;
+                    }
+                    let low = unit(at + 3)?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return None;
+                    }
+                    at += 6;
+                    char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))?
+                } else {
+                    char::from_u32(high)?
+                }
+            }
+            _ => return None,
+        };
+        out.push(c);
+        at += 1;
+    }
+    out.push_str(&inner[at..]);
+    Some(out)
+}
+
 /// Serializes a value compactly; serializing a `Value` into memory cannot fail.
 pub fn write_json(out: &mut Vec<u8>, value: &Value) {
     serde_json::to_writer(out, value).expect("serializing a JSON value into memory");
@@ -197,6 +243,38 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"z":1.50,"text":"b","id":"x","n":[1, 2]}"#
         );
+    }
+
+    proptest::proptest! {
+        /// Any string serde_json writes comes back as serde_json reads it.
+        #[test]
+        fn strings_unescape_as_serde_json_reads_them(text in "(?s).{0,40}", raw in "[ -~]{0,12}") {
+            let json = serde_json::to_string(&text).unwrap();
+            proptest::prop_assert_eq!(unescape_json_string(&json), Some(text));
+            // Hand-written escapes: the same result as the parser, or left to it.
+            let literal = format!("\"{raw}\"");
+            if let Ok(expected) = serde_json::from_str::<String>(&literal) {
+                if let Some(got) = unescape_json_string(&literal) {
+                    proptest::prop_assert_eq!(got, expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn escapes_of_every_kind() {
+        let json = r#""a\"\\\/\b\f\n\r\t\u00e9\uD83D\uDE00z""#;
+        let expected: String = serde_json::from_str(json).unwrap();
+        assert_eq!(unescape_json_string(json), Some(expected));
+        for bad in [
+            r#""\x""#,
+            r#""\u12""#,
+            r#""\uD83D""#,
+            r#""\uD83D\u0041""#,
+            r#""\"#,
+        ] {
+            assert_eq!(unescape_json_string(bad), None, "{bad}");
+        }
     }
 
     #[test]
