@@ -281,13 +281,18 @@ fn check_memory(
     let budget = config.memory_budget();
     let peak = projection.peak(at_once);
     if !config.quiet {
+        let partitions = match (projection.partitions, at_once) {
+            (0 | 1, _) => "1 hash-range partition, resolved from disk".to_string(),
+            (p, 0 | 1) => format!("{p} hash-range partitions, resolved one at a time from disk"),
+            (p, n) => format!(
+                "{p} hash-range partitions, resolved {} at a time from disk",
+                n.min(p)
+            ),
+        };
         eprintln!(
-            "gleaner: resolve projected at {} ({} shingles; {} hash-range partition{}, resolved {} at a time from disk){}",
+            "gleaner: resolve projected at {} ({} shingles; {partitions}){}",
             mib(peak),
             projection.occurrences,
-            projection.partitions,
-            if projection.partitions == 1 { "" } else { "s" },
-            at_once.clamp(1, projection.partitions.max(1)),
             budget.map_or(String::new(), |b| format!("; --max-memory {}", mib(b))),
         );
     }
