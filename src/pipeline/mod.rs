@@ -265,6 +265,31 @@ pub fn each_batch<P: Send, T: Send>(
     )
 }
 
+/// Runs `produce` on this thread while a writer thread runs `write` over everything `produce`
+/// sends, a couple of batches behind: reading and computing go on while the last batch is
+/// written. `produce` stops at the first failed send (the writer has stopped), and the writer's
+/// error, when there is one, is the one returned.
+pub fn with_writer_thread<T: Send, W: Send>(
+    write: impl FnOnce(std::sync::mpsc::Receiver<T>) -> Result<W> + Send,
+    produce: impl FnOnce(&dyn Fn(T) -> Result<()>) -> Result<()>,
+) -> Result<W> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<T>(2);
+        let writer = scope.spawn(move || write(rx));
+        let send = move |item: T| {
+            tx.send(item)
+                .map_err(|_| Error::usage("the writer thread stopped"))
+        };
+        let produced = produce(&send);
+        drop(send);
+        let written = writer.join().expect("the writer thread does not panic");
+        match (produced, written) {
+            (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
+            (Ok(()), Ok(w)) => Ok(w),
+        }
+    })
+}
+
 fn optional_file(path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {
     path.as_ref()
         .map(|p| AtomicFile::create(p, compression_of(p)))
@@ -320,5 +345,46 @@ fn compression_of(path: &std::path::Path) -> Compression {
     match crate::corpus::input::kind_of(path) {
         Some(InputKind::Jsonl(c)) => c,
         _ => Compression::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_thread_gets_everything_in_order() {
+        let got = with_writer_thread(
+            |rx| Ok(rx.into_iter().collect::<Vec<u32>>()),
+            |send| (0..100).try_for_each(send),
+        )
+        .unwrap();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    /// A writer that fails stops the producer at its next send, and its error is the one
+    /// returned.
+    #[test]
+    fn the_writers_error_wins_and_stops_the_producer() {
+        let mut sent = 0;
+        let result = with_writer_thread(
+            |rx: std::sync::mpsc::Receiver<u32>| -> Result<()> {
+                for item in rx {
+                    if item == 3 {
+                        return Err(Error::usage("disk full"));
+                    }
+                }
+                Ok(())
+            },
+            |send| {
+                for i in 0..1000 {
+                    send(i)?;
+                    sent += 1;
+                }
+                Ok(())
+            },
+        );
+        assert_eq!(result.unwrap_err().to_string(), "disk full");
+        assert!(sent < 1000, "the producer went on after the writer stopped");
     }
 }

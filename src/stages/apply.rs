@@ -14,7 +14,8 @@ use crate::decision::{DocDecision, DropReason};
 use crate::dedup::passages::{DocShared, Scratch};
 use crate::error::{Error, Result};
 use crate::pipeline::{
-    apply_document, each_batch, Applied, ApplyContext, IdIndex, Progress, Slot, Source,
+    apply_document, each_batch, with_writer_thread, Applied, ApplyContext, IdIndex, Progress, Slot,
+    Source,
 };
 use crate::report::Counts;
 
@@ -134,15 +135,14 @@ pub fn run(
         keep_raw: true,
     };
     // A writer thread writes each batch while the workers apply the next one.
-    let written = std::thread::scope(|scope| -> Result<OutputWriter> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<Slot<Result<Applied>>>)>(2);
-        let thread = scope.spawn(move || -> Result<OutputWriter> {
-            for (file_index, applied) in rx {
-                writer.write_batch(file_index, applied)?;
-            }
-            Ok(writer)
-        });
-        let read = each_batch(
+    let write = move |rx: std::sync::mpsc::Receiver<(usize, Vec<Slot<Result<Applied>>>)>| {
+        for (file_index, applied) in rx {
+            writer.write_batch(file_index, applied)?;
+        }
+        Ok(writer)
+    };
+    let written = with_writer_thread(write, |send| {
+        each_batch(
             config,
             source,
             &progress,
@@ -221,19 +221,8 @@ pub fn run(
                 };
                 Ok(apply_document(doc, &decision, &ctx))
             },
-            |file_index, applied| {
-                // A failed send means the writer stopped: its error is the one reported.
-                tx.send((file_index, applied))
-                    .map_err(|_| Error::usage("the corpus writer stopped"))
-            },
-        );
-        drop(tx);
-        let written = thread.join().expect("the writer thread does not panic");
-        // The writer's own error explains a failed send better than the send does.
-        match (read, written) {
-            (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
-            (Ok(()), Ok(writer)) => Ok(writer),
-        }
+            |file_index, applied| send((file_index, applied)),
+        )
     })?;
     progress.finish();
     written.finish(files.end)

@@ -11,7 +11,7 @@ use crate::corpus::DocId;
 use crate::dedup::docs::band_keys;
 use crate::dedup::passages::Occurrence;
 use crate::error::Result;
-use crate::pipeline::{each_batch, DocScan, Progress, Slot, Source};
+use crate::pipeline::{each_batch, with_writer_thread, DocScan, Progress, Slot, Source};
 
 pub const FACTS: &str = "facts";
 pub const INDEX: &str = "index";
@@ -254,35 +254,34 @@ pub fn run(
     let passages = config.dedup.passages || config.dedup.explain_reuse;
     let progress = Progress::new("scan", quiet);
     // A writer thread writes each batch's records while the workers scan the next one.
-    let shard = std::thread::scope(|scope| -> Result<ShardIndex> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<WrittenBatch>(2);
-        let writer = scope.spawn(move || -> Result<ShardIndex> {
-            let mut shard = ShardIndex::default();
-            for (docs, partitions) in rx {
-                for (doc_id, bytes) in docs {
-                    shard.docs.push((doc_id, facts.offset()));
-                    facts.write_serialized(&bytes)?;
-                }
-                for (out, records) in part_out.iter_mut().zip(partitions) {
-                    for bytes in records {
-                        out.write_serialized(&bytes)?;
-                    }
+    let write = move |rx: std::sync::mpsc::Receiver<WrittenBatch>| -> Result<ShardIndex> {
+        let mut shard = ShardIndex::default();
+        for (docs, partitions) in rx {
+            for (doc_id, bytes) in docs {
+                shard.docs.push((doc_id, facts.offset()));
+                facts.write_serialized(&bytes)?;
+            }
+            for (out, records) in part_out.iter_mut().zip(partitions) {
+                for bytes in records {
+                    out.write_serialized(&bytes)?;
                 }
             }
-            shard.end = facts.offset();
-            facts.finish()?;
-            for w in part_out {
-                w.finish()?;
-            }
-            Ok(shard)
-        });
+        }
+        shard.end = facts.offset();
+        facts.finish()?;
+        for w in part_out {
+            w.finish()?;
+        }
+        Ok(shard)
+    };
+    let shard = with_writer_thread(write, |send| {
         let mut scanned = 0u32;
         let source = Source {
             inputs: &inputs,
             files,
             keep_raw: false,
         };
-        let read = each_batch(
+        each_batch(
             config,
             source,
             &progress,
@@ -331,15 +330,9 @@ pub fn run(
                     .map(|j| serialize_partition(&chunks, j))
                     .collect();
                 let docs = scans.into_iter().map(|(s, b)| (s.doc_id, b)).collect();
-                // A send fails only when the writer stopped; its error is reported below.
-                let _ = tx.send((docs, partitions));
-                Ok(())
+                send((docs, partitions))
             },
-        );
-        drop(tx);
-        let written = writer.join().expect("the writer thread does not panic");
-        read?;
-        written
+        )
     })?;
     progress.finish();
     let mut index_file = work.writer(&work.index_path(index), INDEX)?;
