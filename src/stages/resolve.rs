@@ -256,3 +256,50 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     out.finish()?;
     work.mark_done(Marker::Resolve(j))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every occurrence of a hash found twice or more stays, in its order; of the hashes
+        /// found once, only some do.
+        #[test]
+        fn repeated_hashes_are_all_kept_in_order(
+            hashes in proptest::collection::vec(0u64..400, 0..600),
+            spread in any::<u64>(),
+        ) {
+            // Spread small numbers over the u64 space, as shingle hashes are.
+            let all: Vec<Occurrence> = hashes
+                .iter()
+                .enumerate()
+                .map(|(i, &h)| (h.wrapping_mul(spread | 1), i as u32, 0, 0))
+                .collect();
+            let count = |h: u64| all.iter().filter(|o| o.0 == h).count();
+            let mut kept = all.clone();
+            keep_repeated_hashes(&mut kept);
+            let repeated: Vec<Occurrence> =
+                all.iter().copied().filter(|o| count(o.0) >= 2).collect();
+            // The kept occurrences are in order, and the repeated ones are all among them.
+            prop_assert!(kept.windows(2).all(|w| w[0].1 < w[1].1));
+            let mut rest = kept.iter();
+            for r in &repeated {
+                prop_assert!(rest.any(|k| k == r), "{:?} was dropped", r);
+            }
+        }
+    }
+
+    #[test]
+    fn most_single_hashes_go() {
+        let mut all: Vec<Occurrence> = (0..10_000u64)
+            .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i as u32, 0, 0))
+            .collect();
+        keep_repeated_hashes(&mut all);
+        assert!(
+            all.len() < 2_000,
+            "{} of 10000 single hashes kept",
+            all.len()
+        );
+    }
+}
