@@ -370,7 +370,7 @@ fn plan_refuses_what_a_sharded_run_cannot_write() {
     );
 }
 
-/// Under a small `--max-memory`, `clean` resolves in more partitions, one at a time, and writes
+/// Under a small `--max-memory`, `clean` resolves in more, smaller partitions and writes
 /// the same bytes as with the default budget.
 #[test]
 fn a_small_memory_budget_spills_to_more_partitions_with_the_same_output() {

@@ -44,6 +44,18 @@ pub struct DocFacts {
     pub removed_short_lines: Vec<u64>,
 }
 
+impl DocFacts {
+    /// The distinct hashes of the document's short lines, kept or removed, into `out` (cleared
+    /// first): a line counts once per document toward the repeated-line threshold.
+    pub fn distinct_line_hashes(&self, out: &mut Vec<u64>) {
+        out.clear();
+        out.extend(self.short_lines.iter().map(|l| l.hash));
+        out.extend(self.removed_short_lines.iter().copied());
+        out.sort_unstable();
+        out.dedup();
+    }
+}
+
 /// Settings of the per-document pass.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineParams {

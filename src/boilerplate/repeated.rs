@@ -39,11 +39,7 @@ pub fn document_frequency<'a>(facts: impl Iterator<Item = &'a DocFacts>) -> Hash
     let mut df: HashMap<u64, u64> = HashMap::new();
     let mut seen = Vec::new();
     for doc in facts {
-        seen.clear();
-        seen.extend(doc.short_lines.iter().map(|l| l.hash));
-        seen.extend(doc.removed_short_lines.iter().copied());
-        seen.sort_unstable();
-        seen.dedup();
+        doc.distinct_line_hashes(&mut seen);
         for &h in &seen {
             *df.entry(h).or_default() += 1;
         }

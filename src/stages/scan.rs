@@ -191,12 +191,7 @@ fn split_by_partition(
             parts.bands[partition_of(key, parts_n)].push((key, band, local));
         }
         if let Some(b) = &scan.boilerplate {
-            // Counted once per document.
-            line_hashes.clear();
-            line_hashes.extend(b.short_lines.iter().map(|l| l.hash));
-            line_hashes.extend(b.removed_short_lines.iter().copied());
-            line_hashes.sort_unstable();
-            line_hashes.dedup();
+            b.distinct_line_hashes(&mut line_hashes);
             for &h in &line_hashes {
                 parts.lines[partition_of(h, parts_n)].push(h);
             }
