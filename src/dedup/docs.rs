@@ -1,5 +1,6 @@
 //! Near-duplicate documents: MinHash-LSH candidates, verified by exact Jaccard and containment of
-//! the shingle sets, merged with a union-find whose root is the smallest DocId. Every other member
+//! the shingle sets (as 32-bit fingerprints: two distinct shingles of a pair agree on them with
+//! odds of 2^-32, and the sets take half the bytes), merged with a union-find whose root is the smallest DocId. Every other member
 //! of a cluster is dropped, naming the root.
 
 use rayon::prelude::*;
@@ -65,16 +66,8 @@ pub fn candidates(facts: &[DocFacts], bands: usize, rows: usize) -> Vec<(u32, u3
     pairs
 }
 
-/// Sorted distinct shingles of a document, boilerplate blocks left out.
-pub fn shingle_set(f: &DocFacts) -> Vec<u64> {
-    let mut s = f.content_shingles();
-    s.sort_unstable();
-    s.dedup();
-    s
-}
-
 /// Size of the intersection of two sorted distinct sets.
-pub fn intersection(a: &[u64], b: &[u64]) -> usize {
+pub fn intersection(a: &[u32], b: &[u32]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -92,7 +85,7 @@ pub fn intersection(a: &[u64], b: &[u64]) -> usize {
 
 /// Whether a later document `b` duplicates an earlier `a`: Jaccard at least `doc-jaccard`, or at
 /// least `doc-containment` of `b`'s shingles in `a` (for a `b` of at least `min_shingles`).
-pub fn is_duplicate(config: &DedupConfig, a: &[u64], b: &[u64]) -> bool {
+pub fn is_duplicate(config: &DedupConfig, a: &[u32], b: &[u32]) -> bool {
     if a.is_empty() || b.is_empty() {
         return false;
     }
@@ -104,7 +97,7 @@ pub fn is_duplicate(config: &DedupConfig, a: &[u64], b: &[u64]) -> bool {
 }
 
 /// The share of a dropped document's shingles found in the one it is dropped for.
-fn score(kept: &[u64], member: &[u64]) -> f64 {
+fn score(kept: &[u32], member: &[u32]) -> f64 {
     intersection(kept, member) as f64 / member.len().max(1) as f64
 }
 
@@ -117,7 +110,7 @@ pub fn decide(
 ) {
     let pairs = candidates(facts, config.bands, config.rows);
     let drops = verified_drops(config, facts.len(), &pairs, |d| {
-        shingle_set(&facts[d as usize])
+        facts[d as usize].fingerprint_set()
     });
     for (d, root, score) in drops {
         decisions[d as usize].drop = Some(DropReason::NearDupDoc {
@@ -132,13 +125,13 @@ const PAIR_CHUNK: usize = 4096;
 
 /// From sorted distinct candidate pairs: (document, the root it joins, score) of every document
 /// that verified pairs join to an earlier one, by document. `set_of` gives a document's sorted
-/// distinct shingles; it is asked again for a document of several chunks, so that memory holds
+/// distinct shingle fingerprints; it is asked again for a document of several chunks, so that memory holds
 /// the sets of one chunk of pairs, not of every document involved.
 pub fn verified_drops(
     config: &DedupConfig,
     documents: usize,
     pairs: &[(u32, u32)],
-    set_of: impl Fn(u32) -> Vec<u64> + Sync,
+    set_of: impl Fn(u32) -> Vec<u32> + Sync,
 ) -> Vec<(u32, u32, f64)> {
     let mut uf = UnionFind::new(documents);
     // The score of each verified pair, for the common case where the earlier document of the
@@ -192,11 +185,11 @@ pub fn verified_drops(
 /// The shingle sets of the documents of some pairs.
 struct Sets {
     docs: Vec<u32>,
-    sets: Vec<Vec<u64>>,
+    sets: Vec<Vec<u32>>,
 }
 
 impl Sets {
-    fn of(pairs: &[(u32, u32)], set_of: &(impl Fn(u32) -> Vec<u64> + Sync)) -> Self {
+    fn of(pairs: &[(u32, u32)], set_of: &(impl Fn(u32) -> Vec<u32> + Sync)) -> Self {
         let mut docs: Vec<u32> = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
         docs.sort_unstable();
         docs.dedup();
@@ -204,7 +197,7 @@ impl Sets {
         Sets { docs, sets }
     }
 
-    fn get(&self, d: u32) -> &[u64] {
+    fn get(&self, d: u32) -> &[u32] {
         &self.sets[self
             .docs
             .binary_search(&d)

@@ -165,7 +165,13 @@ pub struct DocFacts {
     /// Span of each shingle (first token's start, last token's end) in bytes and in code
     /// points; only with `explain-reuse`.
     pub shingle_spans: Vec<ShingleSpan>,
-    /// MinHash signature of the document's shingle set; empty without document dedup.
+    /// The low 32 bits of the content shingles (those of blocks that are not boilerplate), in
+    /// order: what document verification compares. Kept instead of `blocks` and `shingles` when
+    /// passages are not compared, in half their bytes.
+    pub fingerprints: Vec<u32>,
+    /// MinHash signature of the document's shingle set; empty without document dedup. Only the
+    /// scan uses it (for the LSH band keys), so it is not written to the facts.
+    #[serde(skip)]
     pub signature: Vec<u32>,
 }
 
@@ -181,6 +187,19 @@ impl DocFacts {
             .filter(|b| !b.boilerplate)
             .flat_map(|b| self.block_shingles(b).iter().copied())
             .collect()
+    }
+
+    /// Sorted distinct fingerprints of the content shingles: the set that verifies a candidate
+    /// pair of documents.
+    pub fn fingerprint_set(&self) -> Vec<u32> {
+        let mut s: Vec<u32> = if self.blocks.is_empty() {
+            self.fingerprints.clone()
+        } else {
+            self.content_shingles().iter().map(|&h| h as u32).collect()
+        };
+        s.sort_unstable();
+        s.dedup();
+        s
     }
 
     pub fn total_tokens(&self) -> u64 {
@@ -240,7 +259,13 @@ impl Scanner {
             tokenizer,
             shingler,
             tokens,
+            shingles,
         } = scratch;
+        // Without passages the shingle list is only a step to the fingerprints: its buffer is
+        // handed back to the thread at the end, for the next document.
+        let keep_shingles = keeps_block_shingles(&self.config);
+        facts.shingles = std::mem::take(shingles);
+        facts.shingles.clear();
         let c = &self.config;
         if tokenizer
             .as_ref()
@@ -319,6 +344,15 @@ impl Scanner {
                 facts.signature = m.signature(&facts.shingles);
             }
         }
+        if !keep_shingles {
+            let mut fingerprints = Vec::with_capacity(facts.shingles.len());
+            for b in facts.blocks.iter().filter(|b| !b.boilerplate) {
+                fingerprints.extend(facts.block_shingles(b).iter().map(|&h| h as u32));
+            }
+            facts.fingerprints = fingerprints;
+            facts.blocks.clear();
+            *shingles = std::mem::take(&mut facts.shingles);
+        }
     }
 }
 
@@ -329,6 +363,12 @@ struct ScanScratch {
     tokenizer: Option<Tokenizer>,
     shingler: Option<Shingler>,
     tokens: Vec<Token>,
+    shingles: Vec<u64>,
+}
+
+/// Whether the facts keep each block's shingles (for the passage step and reuse spans).
+fn keeps_block_shingles(c: &DedupConfig) -> bool {
+    c.passages || c.explain_reuse
 }
 
 thread_local! {

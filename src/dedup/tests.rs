@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 
-use super::docs::{candidates, intersection, is_duplicate, shingle_set};
+use super::docs::{candidates, intersection, is_duplicate};
 use super::lsh::candidate_probability;
 use super::*;
 use crate::decision::{DropReason, Reason};
@@ -255,7 +255,7 @@ proptest! {
         config.passages = false;
         let texts = corpus_with_copies(seed, docs, true);
         let (facts, decisions) = run(&config, &texts);
-        let sets: Vec<Vec<u64>> = facts.iter().map(shingle_set).collect();
+        let sets: Vec<Vec<u32>> = facts.iter().map(DocFacts::fingerprint_set).collect();
         // Oracle: components of the all-pairs duplicate graph.
         let mut uf = union_find::UnionFind::new(facts.len());
         for b in 0..facts.len() {
@@ -349,7 +349,7 @@ fn candidate_recall_meets_the_lsh_curve() {
         for h in copy.iter_mut().take(rng.below(7)) {
             *h = rng.next();
         }
-        let (a, b) = (shingle_set_of(&base), shingle_set_of(&copy));
+        let (a, b) = (fingerprint_set_of(&base), fingerprint_set_of(&copy));
         let inter = intersection(&a, &b) as f64;
         let j = inter / ((a.len() + b.len()) as f64 - inter);
         assert!(j >= 0.8);
@@ -376,8 +376,8 @@ fn candidate_recall_meets_the_lsh_curve() {
     assert!(pairs.iter().all(|&(a, b)| a / 2 == b / 2));
 }
 
-fn shingle_set_of(v: &[u64]) -> Vec<u64> {
-    let mut s = v.to_vec();
+fn fingerprint_set_of(v: &[u64]) -> Vec<u32> {
+    let mut s: Vec<u32> = v.iter().map(|&h| h as u32).collect();
     s.sort_unstable();
     s.dedup();
     s
@@ -400,8 +400,8 @@ fn boilerplate_blocks_are_left_out_of_document_similarity() {
     let third_block = &f.blocks[2];
     assert_eq!(f.content_shingles(), f.block_shingles(third_block).to_vec());
     assert_eq!(
-        shingle_set(&f),
-        shingle_set_of(f.block_shingles(third_block))
+        f.fingerprint_set(),
+        fingerprint_set_of(f.block_shingles(third_block))
     );
     let plain = Scanner::new(&config).scan(text, &blocks);
     assert!(plain.blocks.iter().all(|b| !b.boilerplate));
@@ -409,4 +409,33 @@ fn boilerplate_blocks_are_left_out_of_document_similarity() {
     // Partly covered: stays.
     let partial = Scanner::new(&config).scan_excluding(text, &blocks, &[(0, 5)]);
     assert!(partial.blocks.iter().all(|b| !b.boilerplate));
+}
+
+/// Without the passage step the facts keep only the content fingerprints (no blocks, no shingle
+/// list, no signature on disk), and they verify documents exactly as a passage run's facts do,
+/// also for a document scanned after another on the same thread (whose buffer it reuses).
+#[test]
+fn documents_only_facts_verify_like_full_facts() {
+    let text = "Menu Home News Sport Weather\none two three four five six seven\neight nine ten eleven twelve thirteen fourteen\n";
+    let other = "a wholly different page with words of its own and more of them\n";
+    let blocks = crate::text::blocks(text);
+    let spans = [(0, text.find("one").unwrap())];
+    let full = Scanner::new(&DedupConfig::default()).scan_excluding(text, &blocks, &spans);
+    let docs_only = DedupConfig {
+        passages: false,
+        ..DedupConfig::default()
+    };
+    let scanner = Scanner::new(&docs_only);
+    let _before = scanner.scan(other, &crate::text::blocks(other));
+    let slim = scanner.scan_excluding(text, &blocks, &spans);
+    assert!(slim.blocks.is_empty() && slim.shingles.is_empty());
+    assert!(!slim.fingerprint_set().is_empty());
+    assert_eq!(slim.fingerprint_set(), full.fingerprint_set());
+    assert_eq!(slim.signature, full.signature);
+    let back: DocFacts = bincode::deserialize(&bincode::serialize(&slim).unwrap()).unwrap();
+    assert_eq!(back.fingerprint_set(), slim.fingerprint_set());
+    assert!(
+        back.signature.is_empty(),
+        "the signature stays out of the facts file"
+    );
 }

@@ -10,7 +10,7 @@ use super::sources::FileSources;
 use super::{Marker, Work};
 use crate::corpus::DocId;
 use crate::decision::DropReason;
-use crate::dedup::docs::{shingle_set, verified_drops};
+use crate::dedup::docs::verified_drops;
 use crate::error::{Error, Result};
 
 pub const DECISIONS: &str = "decisions";
@@ -38,7 +38,7 @@ pub fn run(work: &Work) -> Result<()> {
 
     let failed: Mutex<Option<Error>> = Mutex::new(None);
     let drops = verified_drops(config, sources.len(), &pairs, |d| match sources.get(d) {
-        Ok(doc) => shingle_set(&doc.facts.1),
+        Ok(doc) => doc.facts.1.fingerprint_set(),
         Err(e) => {
             failed
                 .lock()
