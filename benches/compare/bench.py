@@ -74,7 +74,13 @@ def run_one(r, corpus, o):
     open(log, "w").close()
     runs = []
     n = o.warmup + o.runs if o.runs > 0 else 1
+    outputs = [removed] + ([fill(r["kept"], **kw)] if r.get("kept") else [])
     for i in range(n):
+        # Every run writes new files: replacing a file by rename makes ext4 flush its data to
+        # disk at once (auto_da_alloc), which would time the disk rather than the runner.
+        for path in outputs:
+            if os.path.exists(path):
+                os.remove(path)
         res = timed_run(argv, log, o.timeout)
         print(f"  [{r['name']} {stem}] run {i + 1}/{n}: rc={res['rc']} wall={res['wall']:.2f}s "
               f"cpu={res['cpu']:.2f}s peak={res['peak_mib']:.0f}MiB", file=sys.stderr, flush=True)
