@@ -331,3 +331,48 @@ fn documents_only_drops_near_copies_and_edits_nothing() {
     }
     assert_eq!(output.lines().count() + dropped.len(), input_lines.len());
 }
+
+/// A documents-only run with no side output writes kept records back from their lines alone,
+/// without parsing them again: the same corpus and counts as a run whose explain and rejected
+/// files make it read every record in full (here with a byte-order mark and CRLF line ends).
+#[test]
+fn documents_only_output_is_the_same_with_or_without_side_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.jsonl");
+    mixed_corpus(&plain);
+    let input = dir.path().join("in.jsonl");
+    let text = std::fs::read_to_string(&plain).unwrap();
+    std::fs::write(&input, format!("\u{feff}{}", text.replace('\n', "\r\n"))).unwrap();
+    let run = |name: &str, side_files: bool| {
+        let (out, report) = (
+            dir.path().join(format!("{name}.jsonl")),
+            dir.path().join(format!("{name}-report.json")),
+        );
+        let mut cmd = gleaner();
+        cmd.args(["clean", "--quiet", "--no-passages", "--no-boilerplate"])
+            .arg(&input)
+            .arg("-o")
+            .arg(&out)
+            .arg("--report")
+            .arg(&report);
+        if side_files {
+            cmd.arg("--explain")
+                .arg(dir.path().join("explain.jsonl"))
+                .arg("--rejected")
+                .arg(dir.path().join("rejected.jsonl"));
+        }
+        cmd.assert().success();
+        let mut report: Value =
+            serde_json::from_str(&std::fs::read_to_string(report).unwrap()).unwrap();
+        for key in ["seconds", "output"] {
+            report.as_object_mut().unwrap().remove(key);
+        }
+        (std::fs::read(out).unwrap(), report)
+    };
+    let (lines, lines_report) = run("lines", false);
+    let (parsed, parsed_report) = run("parsed", true);
+    assert!(lines == parsed, "the two outputs differ");
+    assert_eq!(lines_report, parsed_report);
+    assert!(lines_report["documents_dropped"].as_u64().unwrap() > 0);
+    assert!(lines_report["bytes_read"].as_u64().unwrap() > 0);
+}

@@ -37,7 +37,7 @@ impl DocId {
 }
 
 /// One document, parsed.
-pub struct Document {
+pub struct Document<'a> {
     /// Position in corpus order among the documents read, counting from 0 over all files
     /// (set by the caller, which alone knows which records were skipped).
     pub ordinal: usize,
@@ -47,7 +47,7 @@ pub struct Document {
     pub id: String,
     pub text: String,
     /// The JSONL line it came from; `None` for a text file, or when not asked for.
-    pub raw: Option<String>,
+    pub raw: Option<&'a str>,
 }
 
 /// Which fields of a record hold the text and the id.
@@ -57,6 +57,9 @@ pub struct Fields {
     pub id: String,
     /// Keep each record's JSONL line in [`Document::raw`] (to write the record back).
     pub raw: bool,
+    /// Only each JSONL record's line and place, not its text or id (left empty): for a step
+    /// after the scan, which read every record in full.
+    pub lines_only: bool,
 }
 
 /// Lines read from one file, not parsed yet.
@@ -86,7 +89,7 @@ impl RawBatch {
     }
 
     /// Parses every item in parallel; one result per item, in order.
-    pub fn parse(&self, input: &InputFile, fields: &Fields) -> Vec<Result<Document>> {
+    pub fn parse(&self, input: &InputFile, fields: &Fields) -> Vec<Result<Document<'_>>> {
         self.items
             .par_iter()
             .map(|item| {
@@ -107,13 +110,13 @@ impl RawBatch {
     }
 }
 
-fn parse_item(
+fn parse_item<'a>(
     input: &InputFile,
     file_index: usize,
-    bytes: &[u8],
+    bytes: &'a [u8],
     item: &RawItem,
     fields: &Fields,
-) -> Result<Document> {
+) -> Result<Document<'a>> {
     let name = input.display_name();
     let doc_id = DocId::new(file_index, item.record_index);
     if input.kind == InputKind::Text {
@@ -141,6 +144,16 @@ fn parse_item(
     } else {
         line_text
     };
+    if fields.lines_only {
+        return Ok(Document {
+            ordinal: 0,
+            doc_id,
+            line: item.line,
+            id: String::new(),
+            text: String::new(),
+            raw: Some(line_text),
+        });
+    }
     let record = RawRecord::parse(line_text).map_err(|m| Error::bad_input(&name, item.line, m))?;
     let text = record
         .string(&fields.text)
@@ -161,7 +174,7 @@ fn parse_item(
         line: item.line,
         id,
         text,
-        raw: fields.raw.then(|| line_text.to_string()),
+        raw: fields.raw.then_some(line_text),
     })
 }
 
@@ -355,14 +368,17 @@ mod tests {
             text: "text".into(),
             id: "id".into(),
             raw: true,
+            lines_only: false,
         }
     }
 
-    fn read_all(inputs: &[InputFile]) -> Result<Vec<Document>> {
+    /// Each document's DocId, id and text.
+    fn read_all(inputs: &[InputFile]) -> Result<Vec<(DocId, String, String)>> {
         let mut docs = Vec::new();
         for_each_batch(inputs, 0..inputs.len(), 64, |input, batch| {
             for doc in batch.parse(input, &fields()) {
-                docs.push(doc?);
+                let doc = doc?;
+                docs.push((doc.doc_id, doc.id, doc.text));
             }
             Ok(())
         })?;
@@ -389,11 +405,11 @@ mod tests {
         let b = jsonl(dir.path(), "b.jsonl", "\n{\"text\":\"no id\"}\r\n");
         let docs = read_all(&[a, b]).unwrap();
         assert_eq!(docs.len(), 51);
-        assert!(docs.windows(2).all(|w| w[0].doc_id < w[1].doc_id));
-        let last = &docs[50];
-        assert_eq!(last.id, "b.jsonl:2");
-        assert_eq!(last.doc_id, DocId::new(1, 0));
-        assert_eq!(last.text, "no id");
+        assert!(docs.windows(2).all(|w| w[0].0 < w[1].0));
+        let (doc_id, id, text) = &docs[50];
+        assert_eq!(id, "b.jsonl:2");
+        assert_eq!(*doc_id, DocId::new(1, 0));
+        assert_eq!(text, "no id");
     }
 
     proptest::proptest! {

@@ -155,6 +155,34 @@ pub fn apply_document(doc: &Document, decision: &DocDecision, ctx: &ApplyContext
     applied
 }
 
+/// What [`apply_document`] gives a JSONL record whose decision is at most a drop, when no explain,
+/// rejected or annotated output is asked for: the record's line back, byte for byte, or nothing.
+/// Needs only the line and the text's length, not a parse of the record.
+pub fn apply_line(raw: &str, text_bytes: u64, drop: Option<&DropReason>) -> Applied {
+    let mut applied = Applied::default();
+    let counts = &mut applied.counts;
+    counts.documents_read = 1;
+    counts.bytes_read = text_bytes;
+    match drop {
+        Some(reason) => {
+            counts.documents_dropped = 1;
+            counts.bytes_dropped = text_bytes;
+            counts
+                .dropped_by_reason
+                .insert(reason.name().to_string(), 1);
+        }
+        None => {
+            counts.documents_written = 1;
+            counts.bytes_written = text_bytes;
+            applied.written = true;
+            applied.output.reserve_exact(raw.len() + 1);
+            applied.output.extend_from_slice(raw.as_bytes());
+            applied.output.push(b'\n');
+        }
+    }
+    applied
+}
+
 fn count_spans(counts: &mut Counts, spans: &[Removal]) {
     for s in spans {
         let name = s.reason.name();

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-pub use apply::{apply_document, Applied, ApplyContext, IdIndex};
+pub use apply::{apply_document, apply_line, Applied, ApplyContext, IdIndex};
 pub use progress::Progress;
 
 use crate::config::{Config, OnError, Paths};
@@ -202,6 +202,8 @@ pub struct Source<'a> {
     pub inputs: &'a [InputFile],
     pub files: std::ops::Range<usize>,
     pub keep_raw: bool,
+    /// Only the lines of JSONL records (see [`Fields::lines_only`]).
+    pub lines_only: bool,
 }
 
 /// Reads the documents of input files `files` in batches: `prepare` sees each batch's documents
@@ -221,6 +223,7 @@ pub fn each_batch<P: Send, T: Send>(
         text: config.text_field.clone(),
         id: config.id_field.clone(),
         raw: source.keep_raw,
+        lines_only: source.lines_only,
     };
     let mut next_ordinal = 0;
     for_each_batch(

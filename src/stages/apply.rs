@@ -8,14 +8,16 @@ use super::resolve::{REPEATED, ROUTES};
 use super::sources::FileSources;
 use super::{Marker, Task, Work};
 use crate::boilerplate::Boilerplate;
+use crate::config::{Config, OnError};
 use crate::corpus::atomic::{commit_all, AtomicFile, Staged};
 use crate::corpus::{CorpusWriter, DocId, OutputTarget};
+use crate::corpus::{InputFile, InputKind};
 use crate::decision::{DocDecision, DropReason};
 use crate::dedup::passages::{DocShared, Scratch};
 use crate::error::{Error, Result};
 use crate::pipeline::{
-    apply_document, each_batch, with_writer_thread, Applied, ApplyContext, IdIndex, Progress, Slot,
-    Source,
+    apply_document, apply_line, each_batch, with_writer_thread, Applied, ApplyContext, IdIndex,
+    Progress, Slot, Source,
 };
 use crate::report::Counts;
 
@@ -95,6 +97,24 @@ struct Prepared {
     shared: DocShared,
 }
 
+/// Whether the apply step can write the records back from their lines alone: nothing but a drop
+/// can change a document (no boilerplate or passage step), every output is a kept record as it
+/// came (no explain, rejected or annotated output, no text files written), and every record was
+/// read in full by the scan (a bad one stopped the run).
+fn lines_suffice(config: &Config, outputs: &Outputs, inputs: &[InputFile]) -> bool {
+    let d = &config.dedup;
+    !config.boilerplate.enabled
+        && !d.passages
+        && !d.explain_reuse
+        && outputs.explain.is_none()
+        && outputs.rejected.is_none()
+        && !config.annotate_only
+        && config.on_error == OnError::Stop
+        && inputs
+            .iter()
+            .all(|i| i.kind != InputKind::Text && !outputs.target.writes_text(i))
+}
+
 /// The apply step over the files of `task`; returns the counts and the staged output files.
 pub fn run(
     work: &Work,
@@ -110,6 +130,7 @@ pub fn run(
     let repeated: Vec<u64> = StageReader::open(&work.repeated_path(), REPEATED, work.hash)?
         .read()?
         .unwrap_or_default();
+    let lines_only = lines_suffice(config, &outputs, &inputs);
     let judge = config.dedup.passages || config.dedup.explain_reuse;
     let needs_facts = judge || config.boilerplate.enabled;
     let mut streams: Option<RouteStreams> = None;
@@ -133,6 +154,7 @@ pub fn run(
         inputs: &inputs,
         files: files.clone(),
         keep_raw: true,
+        lines_only,
     };
     // A writer thread writes each batch while the workers apply the next one.
     let write = move |rx: std::sync::mpsc::Receiver<(usize, Vec<Slot<Result<Applied>>>)>| {
@@ -184,6 +206,11 @@ pub fn run(
                 .collect()
             },
             |_, doc, prepared| -> Result<Applied> {
+                if lines_only {
+                    let raw = doc.raw.expect("lines are kept");
+                    let text_bytes = sources.text_bytes(prepared.ordinal);
+                    return Ok(apply_line(raw, text_bytes, prepared.drop.as_ref()));
+                }
                 let mut decision = DocDecision {
                     drop: prepared.drop,
                     ..DocDecision::default()

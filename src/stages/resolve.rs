@@ -164,8 +164,16 @@ pub fn shard_bases(work: &Work) -> Result<(Vec<u32>, u32)> {
 }
 
 pub fn read_index(work: &Work, i: usize) -> Result<ShardIndex> {
-    let mut r = StageReader::open(&work.index_path(i), INDEX, work.hash)?;
-    Ok(r.read()?.unwrap_or_default())
+    let path = work.index_path(i);
+    let mut r = StageReader::open(&path, INDEX, work.hash)?;
+    let index: ShardIndex = r.read()?.unwrap_or_default();
+    if index.text_bytes.len() != index.docs.len() {
+        return Err(crate::Error::usage(format!(
+            "{}: damaged stage file (index); run the scan again",
+            path.display()
+        )));
+    }
+    Ok(index)
 }
 
 /// Runs resolve task `j` (skipped when already done).

@@ -132,6 +132,8 @@ pub struct ShardIndex {
     pub docs: Vec<(DocId, u64)>,
     /// Offset of the end of the last record.
     pub end: u64,
+    /// Bytes of each document's text (for the counts of an apply step that does not read it).
+    pub text_bytes: Vec<u64>,
 }
 
 impl ShardIndex {
@@ -142,9 +144,9 @@ impl ShardIndex {
     }
 }
 
-/// What the writer thread receives per batch: each document's serialized facts, and each
-/// partition's serialized records.
-type WrittenBatch = (Vec<(DocId, Vec<u8>)>, Vec<Vec<Vec<u8>>>);
+/// What the writer thread receives per batch: each document's text bytes and serialized facts,
+/// and each partition's serialized records.
+type WrittenBatch = (Vec<(DocId, u64, Vec<u8>)>, Vec<Vec<Vec<u8>>>);
 
 /// Documents per unit of parallel work when splitting a batch by partition.
 const CHUNK_DOCS: usize = 64;
@@ -159,14 +161,14 @@ struct Parts {
 /// Splits the records of documents `first..` by hash-range partition (shingle occurrences only
 /// with `passages`).
 fn split_by_partition(
-    chunk: &[(DocScan, Vec<u8>)],
+    chunk: &[(DocScan, u64, Vec<u8>)],
     first: u32,
     parts_n: usize,
     (bands, rows): (usize, usize),
     passages: bool,
 ) -> Parts {
     // Each partition gets about its share of the chunk's occurrences.
-    let shingles: usize = chunk.iter().map(|(s, _)| s.dedup.shingles.len()).sum();
+    let shingles: usize = chunk.iter().map(|(s, _, _)| s.dedup.shingles.len()).sum();
     let share = if passages {
         shingles / parts_n * 9 / 8
     } else {
@@ -180,7 +182,7 @@ fn split_by_partition(
         lines: vec![Vec::new(); parts_n],
     };
     let mut line_hashes = Vec::new();
-    for (k, (scan, _)) in chunk.iter().enumerate() {
+    for (k, (scan, _, _)) in chunk.iter().enumerate() {
         let local = first + k as u32;
         if passages {
             for o in crate::dedup::occurrences(local, &scan.dedup) {
@@ -252,8 +254,9 @@ pub fn run(
     let write = move |rx: std::sync::mpsc::Receiver<WrittenBatch>| -> Result<ShardIndex> {
         let mut shard = ShardIndex::default();
         for (docs, partitions) in rx {
-            for (doc_id, bytes) in docs {
+            for (doc_id, text_bytes, bytes) in docs {
                 shard.docs.push((doc_id, facts.offset()));
+                shard.text_bytes.push(text_bytes);
                 facts.write_serialized(&bytes)?;
             }
             for (out, records) in part_out.iter_mut().zip(partitions) {
@@ -275,6 +278,7 @@ pub fn run(
             inputs: &inputs,
             files,
             keep_raw: false,
+            lines_only: false,
         };
         each_batch(
             config,
@@ -298,10 +302,10 @@ pub fn run(
                     boilerplate: bp,
                 };
                 let bytes = bincode::serialize(&scan).expect("serializing into memory");
-                (scan, bytes)
+                (scan, doc.text.len() as u64, bytes)
             },
             |_, batch| {
-                let scans: Vec<(DocScan, Vec<u8>)> = batch
+                let scans: Vec<(DocScan, u64, Vec<u8>)> = batch
                     .into_iter()
                     .filter_map(|slot| match slot {
                         Slot::Doc(scan) => Some(scan),
@@ -324,7 +328,10 @@ pub fn run(
                     .into_par_iter()
                     .map(|j| serialize_partition(&chunks, j))
                     .collect();
-                let docs = scans.into_iter().map(|(s, b)| (s.doc_id, b)).collect();
+                let docs = scans
+                    .into_iter()
+                    .map(|(s, text_bytes, b)| (s.doc_id, text_bytes, b))
+                    .collect();
                 send((docs, partitions))
             },
         )

@@ -73,6 +73,12 @@ impl FileSources {
         (shard, d - self.bases[shard])
     }
 
+    /// The bytes of document `d`'s text.
+    pub fn text_bytes(&self, d: u32) -> u64 {
+        let (shard, local) = self.shard_of(d);
+        self.indexes[shard].text_bytes[local as usize]
+    }
+
     /// Reads document `d`'s scan facts.
     pub fn scan(&self, d: u32) -> Result<DocScan> {
         let (shard, local) = self.shard_of(d);
