@@ -227,7 +227,7 @@ impl Tokenizer {
                 plain &= run_plain;
                 i = end;
                 // `bytes[i - 1]` is a word byte; a joiner needs one after it too.
-                if i < n {
+                if i < n && bytes[i] != b' ' {
                     if let (Gap::Like(mid), len) = gap(line, i) {
                         let next = bytes.get(i + len).map_or(Class::Other, |&b| class(b));
                         if joins_across(class(bytes[i - 1]), mid, next) {
@@ -261,6 +261,11 @@ impl Tokenizer {
                 end: offset + i,
                 hash,
             });
+            // Most words end at a plain space, which ends the piece too.
+            if bytes.get(i) == Some(&b' ') {
+                i += 1;
+                piece = (i, out.len());
+            }
         }
     }
 
