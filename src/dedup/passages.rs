@@ -169,6 +169,46 @@ pub struct Scratch {
     /// (shingle, entry index or `NOT_SHARED`) of one passage.
     set: Vec<(u64, u32)>,
     votes: Vec<(u32, u32)>,
+    /// The distinct shingles of one passage seen so far.
+    seen: SeenSet,
+}
+
+/// A set of shingle hashes for one passage at a time: open addressing over a table cleared per
+/// passage, which a passage's hundred-odd shingles fill faster than a sort would order them.
+#[derive(Default)]
+struct SeenSet {
+    /// Hashes, with 0 for an empty slot (the hash 0 itself is `zero`).
+    slots: Vec<u64>,
+    zero: bool,
+}
+
+impl SeenSet {
+    /// Empties the set, with room for `n` hashes.
+    fn reset(&mut self, n: usize) {
+        let size = (2 * n).next_power_of_two().max(16);
+        self.slots.clear();
+        self.slots.resize(size, 0);
+        self.zero = false;
+    }
+
+    /// Adds `h`; whether it was new. Shingle hashes are uniform, so their low bits index.
+    fn insert(&mut self, h: u64) -> bool {
+        if h == 0 {
+            return !std::mem::replace(&mut self.zero, true);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            match self.slots[i] {
+                0 => {
+                    self.slots[i] = h;
+                    return true;
+                }
+                x if x == h => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
+    }
 }
 
 /// A shingle of one document only.
@@ -211,11 +251,14 @@ fn containment(
     b: &BlockFacts,
     scratch: &mut Scratch,
 ) -> Containment {
+    // One entry per distinct shingle (its first): all occurrences of a shingle share a group,
+    // so which one stands for it does not matter.
     scratch.set.clear();
-    scratch.set.extend(block_entries(shared, f, b));
-    // One entry per distinct shingle: all occurrences of a shingle share a group.
-    scratch.set.sort_unstable_by_key(|s| s.0);
-    scratch.set.dedup_by_key(|s| s.0);
+    scratch.seen.reset((b.last - b.first) as usize);
+    let seen = &mut scratch.seen;
+    scratch
+        .set
+        .extend(block_entries(shared, f, b).filter(|&(h, _)| seen.insert(h)));
     scratch.votes.clear();
     let mut c = Containment {
         distinct: scratch.set.len(),
@@ -411,4 +454,28 @@ fn reuse_spans(
         i = j + 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The set keeps the first of each hash, as a sorted set of the hashes seen so far does,
+        /// with 0 and hashes that share slots among them.
+        #[test]
+        fn seen_set_is_a_set(hashes in proptest::collection::vec(
+            prop_oneof![Just(0u64), 0u64..40, any::<u64>()], 0..200)
+        ) {
+            let mut seen = SeenSet::default();
+            seen.reset(hashes.len());
+            let mut oracle = std::collections::BTreeSet::new();
+            for h in hashes {
+                prop_assert_eq!(seen.insert(h), oracle.insert(h));
+            }
+            seen.reset(3);
+            prop_assert!(seen.insert(0) && seen.insert(7));
+        }
+    }
 }
