@@ -127,7 +127,10 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
         out.routes
             .extend(occurrences.iter().map(|&(_, d, pos, _)| (d, pos, g)));
     }
-    out.routes.par_sort_unstable();
+    // (document, position) is unique to an occurrence: one number orders routes as the whole
+    // tuples would.
+    out.routes
+        .par_sort_unstable_by_key(|&(d, pos, _)| (d as u64) << 32 | pos as u64);
     out
 }
 
