@@ -211,7 +211,7 @@ pub struct CleanArgs {
     pub max_memory: Option<u64>,
 
     /// Folder for the temporary work files (default: the system's temporary folder). They take
-    /// about five bytes per input byte, and are removed at the end of the run.
+    /// about three bytes per input byte, and are removed at the end of the run.
     #[arg(long, value_name = "DIR")]
     pub tmp_dir: Option<PathBuf>,
 

@@ -160,14 +160,17 @@ pub struct ShingleSpan {
 pub struct DocFacts {
     /// Blocks with at least one token, in order.
     pub blocks: Vec<BlockFacts>,
-    /// Shingle hashes of all blocks, in order (a shingle never spans two blocks).
+    /// Shingle hashes of all blocks, in order (a shingle never spans two blocks): held while
+    /// scanning, which routes them to the hash-range partitions, and not written to the facts.
+    #[serde(skip)]
     pub shingles: Vec<u64>,
     /// Span of each shingle (first token's start, last token's end) in bytes and in code
     /// points; only with `explain-reuse`.
     pub shingle_spans: Vec<ShingleSpan>,
-    /// The low 32 bits of the content shingles (those of blocks that are not boilerplate), in
-    /// order: what document verification compares. Kept instead of `blocks` and `shingles` when
-    /// passages are not compared, in half their bytes.
+    /// The low 32 bits of each shingle, in half the bytes: what every step after the scan
+    /// compares (two distinct shingles of a comparison agree on them with odds of 2^-32). With
+    /// passages, those of every block, indexed like `shingles`; without, only those of the
+    /// content blocks (not boilerplate), and no blocks are kept.
     pub fingerprints: Vec<u32>,
     /// MinHash signature of the document's shingle set; empty without document dedup. Only the
     /// scan uses it (for the LSH band keys), so it is not written to the facts.
@@ -189,13 +192,21 @@ impl DocFacts {
             .collect()
     }
 
+    pub fn block_fingerprints(&self, b: &BlockFacts) -> &[u32] {
+        &self.fingerprints[b.first as usize..b.last as usize]
+    }
+
     /// Sorted distinct fingerprints of the content shingles: the set that verifies a candidate
     /// pair of documents.
     pub fn fingerprint_set(&self) -> Vec<u32> {
         let mut s: Vec<u32> = if self.blocks.is_empty() {
             self.fingerprints.clone()
         } else {
-            self.content_shingles().iter().map(|&h| h as u32).collect()
+            self.blocks
+                .iter()
+                .filter(|b| !b.boilerplate)
+                .flat_map(|b| self.block_fingerprints(b).iter().copied())
+                .collect()
         };
         s.sort_unstable();
         s.dedup();
@@ -344,7 +355,9 @@ impl Scanner {
                 facts.signature = m.signature(&facts.shingles);
             }
         }
-        if !keep_shingles {
+        if keep_shingles {
+            facts.fingerprints = facts.shingles.iter().map(|&h| h as u32).collect();
+        } else {
             let mut fingerprints = Vec::with_capacity(facts.shingles.len());
             for b in facts.blocks.iter().filter(|b| !b.boilerplate) {
                 fingerprints.extend(facts.block_shingles(b).iter().map(|&h| h as u32));

@@ -228,7 +228,7 @@ struct Containment {
 }
 
 /// The entry index of each of a block's shingles, in order (`NOT_SHARED` for shingles of one
-/// document), with the shingle.
+/// document), with the shingle's fingerprint.
 fn block_entries<'a>(
     shared: &'a DocShared,
     f: &'a DocFacts,
@@ -243,7 +243,7 @@ fn block_entries<'a>(
         } else {
             NOT_SHARED
         };
-        (f.shingles[pos as usize], e)
+        (f.fingerprints[pos as usize] as u64, e)
     })
 }
 
@@ -427,10 +427,10 @@ fn reuse_spans(
             let source_facts = &source.1;
             let source_block = &source_facts.blocks[sb as usize];
             let shared_spans = source_facts
-                .block_shingles(source_block)
+                .block_fingerprints(source_block)
                 .iter()
                 .enumerate()
-                .filter(|(_, h)| run_hashes.binary_search(h).is_ok())
+                .filter(|(_, &h)| run_hashes.binary_search(&(h as u64)).is_ok())
                 .map(|(k, _)| source_facts.shingle_spans[source_block.first as usize + k]);
             let (mut first, mut last) = (None::<super::ShingleSpan>, None::<super::ShingleSpan>);
             for s in shared_spans {

@@ -438,4 +438,13 @@ fn documents_only_facts_verify_like_full_facts() {
         back.signature.is_empty(),
         "the signature stays out of the facts file"
     );
+    // With passages, the facts file keeps every block's fingerprints, not the shingles.
+    let full_back: DocFacts = bincode::deserialize(&bincode::serialize(&full).unwrap()).unwrap();
+    assert!(full_back.shingles.is_empty() && !full.shingles.is_empty());
+    assert_eq!(full_back.blocks, full.blocks);
+    for b in &full.blocks {
+        let low: Vec<u32> = full.block_shingles(b).iter().map(|&h| h as u32).collect();
+        assert_eq!(full_back.block_fingerprints(b), low.as_slice());
+    }
+    assert_eq!(full_back.fingerprint_set(), full.fingerprint_set());
 }
