@@ -48,6 +48,9 @@ pub struct Document<'a> {
     pub text: String,
     /// The JSONL line it came from; `None` for a text file, or when not asked for.
     pub raw: Option<&'a str>,
+    /// That line's fields, parsed (to write the record back changed); `None` with `raw`, and
+    /// when only lines are read.
+    pub record: Option<RawRecord<'a>>,
 }
 
 /// Which fields of a record hold the text and the id.
@@ -135,6 +138,7 @@ fn parse_item<'a>(
             id: text_id(&input.rel_path),
             text: text.to_string(),
             raw: None,
+            record: None,
         });
     }
     let line_text = std::str::from_utf8(bytes)
@@ -152,6 +156,7 @@ fn parse_item<'a>(
             id: String::new(),
             text: String::new(),
             raw: Some(line_text),
+            record: None,
         });
     }
     let record = RawRecord::parse(line_text).map_err(|m| Error::bad_input(&name, item.line, m))?;
@@ -175,6 +180,7 @@ fn parse_item<'a>(
         id,
         text,
         raw: fields.raw.then_some(line_text),
+        record: fields.raw.then_some(record),
     })
 }
 

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::corpus::record::{write_json, RawRecord};
+use crate::corpus::record::write_json;
 use crate::corpus::{DocId, Document};
 use crate::decision::{DocDecision, DropReason, Removal};
 use crate::edit;
@@ -238,9 +238,8 @@ fn write_record(
     extra: Option<(&str, Value)>,
     out: &mut Vec<u8>,
 ) {
-    match &doc.raw {
-        Some(raw) => {
-            let record = RawRecord::parse(raw).expect("the scan step parsed this record");
+    match &doc.record {
+        Some(record) => {
             let extra: Vec<(&str, Value)> = extra.into_iter().collect();
             record.write_with(out, ctx.text_field, text, metadata, &extra);
         }
