@@ -13,7 +13,7 @@ use super::content::{main_regions, RegionParams, Taken};
 use super::line::Line;
 use super::rules::{Action, Region, Rule, RuleSet};
 use crate::decision::{Reason, Removal};
-use crate::text::blocks;
+use crate::text::Block;
 
 /// Seed of the line hashes (fixed, so hashes are the same on every run and machine).
 pub const LINE_HASH_SEED: u64 = 0x676c_6561_6e65_7231;
@@ -90,11 +90,12 @@ struct Doc<'a> {
     short_runs: Vec<(usize, Vec<u32>)>,
 }
 
-/// Judges every non-blank line of `text` with the enabled rules, the main-content region and
-/// in-document repeats.
-pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str) -> DocFacts {
-    let lines: Vec<Line> = blocks(text)
-        .into_iter()
+/// Judges every non-blank line of `text` (whose lines are `blocks`) with the enabled rules, the
+/// main-content region and in-document repeats.
+pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str, blocks: &[Block]) -> DocFacts {
+    let lines: Vec<Line> = blocks
+        .iter()
+        .copied()
         .filter(|b| !b.is_blank(text))
         .map(|b| Line::new(text, b))
         .collect();
@@ -366,6 +367,7 @@ impl Doc<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::blocks;
 
     #[test]
     fn run_lengths_cover_whole_runs_of_short_lines() {

@@ -152,7 +152,12 @@ impl Boilerplate {
 
     /// The scan step for one document.
     pub fn scan(&self, text: &str) -> DocFacts {
-        engine::scan(&self.rules, &self.engine, text)
+        self.scan_blocks(text, &crate::text::blocks(text))
+    }
+
+    /// [`Boilerplate::scan`] of a document whose lines (`blocks`) are already split.
+    pub fn scan_blocks(&self, text: &str, blocks: &[crate::text::Block]) -> DocFacts {
+        engine::scan(&self.rules, &self.engine, text, blocks)
     }
 
     /// Repeated lines over the whole corpus, then each document's removals and metadata into its

@@ -286,14 +286,14 @@ pub fn run(
             &progress,
             |docs| Ok(vec![(); docs.len()]),
             |_, doc, ()| {
-                let bp = boilerplate.map(|b| b.scan(&doc.text));
+                let blocks = crate::text::blocks(&doc.text);
+                let bp = boilerplate.map(|b| b.scan_blocks(&doc.text, &blocks));
                 // Document similarity leaves out what the boilerplate step removes.
                 let mut removed: Vec<(usize, usize)> = bp
                     .iter()
                     .flat_map(|b| b.removals.iter().map(|r| (r.start, r.end)))
                     .collect();
                 removed.sort_unstable();
-                let blocks = crate::text::blocks(&doc.text);
                 let scan = DocScan {
                     doc_id: doc.doc_id,
                     id: doc.id.clone(),
