@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 
 use super::files::StageReader;
-use super::scan::{PartChunk, ShardIndex, INDEX, PARTITION};
+use super::scan::{PackedOccurrences, PartChunk, ShardIndex, INDEX, PARTITION};
 use super::{Marker, Work};
 use crate::config::Config;
 use crate::corpus::InputFile;
@@ -122,30 +122,45 @@ impl Projection {
     }
 }
 
-/// Keeps the occurrences whose hash occurs at least twice, and a few others: a shingle found
-/// once cannot be shared, and most shingles are found once, so the sort that follows handles a
-/// fraction of the partition. Two bits per slot of a table of about eight slots per occurrence
-/// say "seen" and "seen again"; a hash that occurs twice always sets its second bit, a hash that
-/// occurs once shares a slot with another about one time in eight and is kept too (the grouping
-/// then finds it alone).
-fn keep_repeated_hashes(all: &mut Vec<Occurrence>) {
-    let slots = (all.len() * 8).next_power_of_two().max(64);
-    let mut seen = vec![0u64; slots / 64];
-    let mut again = vec![0u64; slots / 64];
-    // The low bits: the partition fixed the high ones.
-    let slot = |h: u64| {
-        let s = h as usize & (slots - 1);
-        (s / 64, 1u64 << (s % 64))
-    };
-    for o in all.iter() {
-        let (w, bit) = slot(o.0);
-        again[w] |= seen[w] & bit;
-        seen[w] |= bit;
+/// Says which hashes occur at least twice, and a few others: a shingle found once cannot be
+/// shared, and most shingles are found once, so the sort that follows handles a fraction of the
+/// partition. Two bits per slot ("seen", "seen again", side by side in one word, so that a hash
+/// costs one cache miss) of a table of about eight slots per hash; a hash that occurs twice
+/// always sets its second bit, a hash that occurs once shares a slot with another about one time
+/// in eight and passes too (the grouping then finds it alone).
+struct RepeatFilter {
+    bits: Vec<u64>,
+    mask: usize,
+}
+
+impl RepeatFilter {
+    /// The filter of `n` hashes, given by `hashes`.
+    fn of<'a>(n: usize, hashes: impl Iterator<Item = &'a u64>) -> Self {
+        let slots = (n * 8).next_power_of_two().max(64);
+        let mut filter = RepeatFilter {
+            bits: vec![0u64; slots / 32],
+            mask: slots - 1,
+        };
+        for &h in hashes {
+            let (w, shift) = filter.slot(h);
+            let word = filter.bits[w];
+            let seen = (word >> shift) & 1;
+            filter.bits[w] = word | (1 << shift) | (seen << (shift + 1));
+        }
+        filter
     }
-    all.retain(|o| {
-        let (w, bit) = slot(o.0);
-        again[w] & bit != 0
-    });
+
+    /// The word and bit offset of `h`'s slot: its low bits, as the partition fixed the high ones.
+    fn slot(&self, h: u64) -> (usize, u32) {
+        let s = h as usize & self.mask;
+        (s / 32, (s % 32) as u32 * 2)
+    }
+
+    /// Whether `h` may occur twice or more (always true when it does).
+    fn repeated(&self, h: u64) -> bool {
+        let (w, shift) = self.slot(h);
+        (self.bits[w] >> (shift + 1)) & 1 != 0
+    }
 }
 
 /// The first global ordinal of each scan shard, and the total: shards are in corpus order.
@@ -185,8 +200,9 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     let config = &work.manifest.config;
     let (bases, total) = shard_bases(work)?;
 
-    // One pass over the partition's files of every shard.
-    let mut all: Vec<Occurrence> = Vec::new();
+    // One pass over the partition's files of every shard. Occurrences stay packed until the
+    // hashes found once are known: most are, and never need unpacking.
+    let mut packed: Vec<(u32, PackedOccurrences, usize)> = Vec::new();
     let mut keys: Vec<(u64, u32, u32)> = Vec::new();
     let mut lines: Vec<u64> = Vec::new();
     for (i, &base) in bases.iter().enumerate() {
@@ -194,12 +210,7 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
         let mut r = StageReader::open(&path, PARTITION, work.hash)?;
         while let Some(chunk) = r.read::<PartChunk>()? {
             match chunk {
-                PartChunk::Occurrences(o) => o.unpack_into(base, &mut all).ok_or_else(|| {
-                    crate::Error::usage(format!(
-                        "{}: damaged stage file (occurrences); run the scan again",
-                        path.display()
-                    ))
-                })?,
+                PartChunk::Occurrences(o) => packed.push((base, o, i)),
                 PartChunk::Bands(b) => {
                     keys.extend(b.into_iter().map(|(k, band, d)| (k, band, d + base)))
                 }
@@ -209,7 +220,19 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
     }
 
     // Shared shingles, routed back to each shard.
-    keep_repeated_hashes(&mut all);
+    let n = packed.iter().map(|p| p.1.hashes().len()).sum();
+    let filter = RepeatFilter::of(n, packed.iter().flat_map(|p| p.1.hashes()));
+    let mut all: Vec<Occurrence> = Vec::new();
+    for (base, o, i) in &packed {
+        o.unpack_where(*base, |h| filter.repeated(h), &mut all)
+            .ok_or_else(|| {
+                crate::Error::usage(format!(
+                    "{}: damaged stage file (occurrences); run the scan again",
+                    work.scan_part_path(*i, j).display()
+                ))
+            })?;
+    }
+    drop((packed, filter));
     all.par_sort_unstable();
     let groups = shared_from_sorted(&all, config.dedup.max_shingle_docs);
     drop(all);
@@ -270,6 +293,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The occurrences that pass the filter of their own hashes, in order.
+    fn keep_repeated(all: &[Occurrence]) -> Vec<Occurrence> {
+        let filter = RepeatFilter::of(all.len(), all.iter().map(|o| &o.0));
+        all.iter()
+            .copied()
+            .filter(|o| filter.repeated(o.0))
+            .collect()
+    }
+
     proptest! {
         /// Every occurrence of a hash found twice or more stays, in its order; of the hashes
         /// found once, only some do.
@@ -285,8 +317,7 @@ mod tests {
                 .map(|(i, &h)| (h.wrapping_mul(spread | 1), i as u32, 0, 0))
                 .collect();
             let count = |h: u64| all.iter().filter(|o| o.0 == h).count();
-            let mut kept = all.clone();
-            keep_repeated_hashes(&mut kept);
+            let kept = keep_repeated(&all);
             let repeated: Vec<Occurrence> =
                 all.iter().copied().filter(|o| count(o.0) >= 2).collect();
             // The kept occurrences are in order, and the repeated ones are all among them.
@@ -300,10 +331,10 @@ mod tests {
 
     #[test]
     fn most_single_hashes_go() {
-        let mut all: Vec<Occurrence> = (0..10_000u64)
+        let all: Vec<Occurrence> = (0..10_000u64)
             .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15), i as u32, 0, 0))
             .collect();
-        keep_repeated_hashes(&mut all);
+        let all = keep_repeated(&all);
         assert!(
             all.len() < 2_000,
             "{} of 10000 single hashes kept",

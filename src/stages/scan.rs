@@ -88,18 +88,37 @@ impl PackedOccurrences {
         self.hashes.is_empty()
     }
 
+    /// The hashes of the occurrences, in order.
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes
+    }
+
     /// Appends the occurrences to `out`, with `base` added to every document number; `None`
     /// when the packed form is damaged.
     pub fn unpack_into(&self, base: u32, out: &mut Vec<Occurrence>) -> Option<()> {
         out.reserve(self.hashes.len());
+        self.unpack_where(base, |_| true, out)
+    }
+
+    /// [`PackedOccurrences::unpack_into`] for the occurrences whose hash `keep` accepts.
+    pub fn unpack_where(
+        &self,
+        base: u32,
+        keep: impl Fn(u64) -> bool,
+        out: &mut Vec<Occurrence>,
+    ) -> Option<()> {
         let (mut hashes, mut steps) = (self.hashes.iter(), self.steps.iter());
         for &(doc, count) in &self.docs {
+            let doc = doc.checked_add(base)?;
             let (mut pos, mut block) = (0u32, 0u32);
             for _ in 0..count {
                 let hash = *hashes.next()?;
+                // Positions are deltas: every step is read, kept or not.
                 pos = pos.checked_add(read_leb128(&mut steps)?)?;
                 block = block.checked_add(read_leb128(&mut steps)?)?;
-                out.push((hash, doc.checked_add(base)?, pos, block));
+                if keep(hash) {
+                    out.push((hash, doc, pos, block));
+                }
             }
         }
         (hashes.next().is_none() && steps.next().is_none()).then_some(())
@@ -377,7 +396,13 @@ mod tests {
             prop_assert_eq!(back.unpack_into(base, &mut out), Some(()));
             let expected: Vec<Occurrence> =
                 occurrences.iter().map(|&(h, d, p, b)| (h, d + base, p, b)).collect();
-            prop_assert_eq!(out, expected);
+            prop_assert_eq!(&out, &expected);
+            // Filtered while unpacking: the same as filtering after.
+            let odd = |h: u64| h % 2 == 1;
+            let mut some = Vec::new();
+            prop_assert_eq!(back.unpack_where(base, odd, &mut some), Some(()));
+            let expected: Vec<Occurrence> = out.into_iter().filter(|o| odd(o.0)).collect();
+            prop_assert_eq!(some, expected);
         }
     }
 
