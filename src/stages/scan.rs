@@ -241,7 +241,13 @@ fn serialize_partition(chunks: &[Parts], j: usize) -> Vec<Vec<u8>> {
     records
         .into_iter()
         .flatten()
-        .map(|r| bincode::serialize(&r).expect("serializing into memory"))
+        .map(|r| {
+            // Sized up front: growing a buffer of megabytes copies it and faults in new pages.
+            let size = bincode::serialized_size(&r).expect("sizing a record");
+            let mut bytes = Vec::with_capacity(size as usize);
+            bincode::serialize_into(&mut bytes, &r).expect("serializing into memory");
+            bytes
+        })
         .collect()
 }
 
