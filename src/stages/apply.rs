@@ -13,13 +13,14 @@ use crate::corpus::atomic::{commit_all, AtomicFile, Staged};
 use crate::corpus::{CorpusWriter, DocId, OutputTarget};
 use crate::corpus::{InputFile, InputKind};
 use crate::decision::{DocDecision, DropReason};
-use crate::dedup::passages::{DocShared, Scratch};
+use crate::dedup::passages::{DocShared, Scratch, SharedEntry};
 use crate::error::{Error, Result};
 use crate::pipeline::{
     apply_document, apply_line, each_batch, with_writer_thread, Applied, ApplyContext, IdIndex,
     Progress, Slot, Source,
 };
 use crate::report::Counts;
+use rayon::prelude::*;
 
 /// Where an apply task writes.
 pub struct Outputs {
@@ -65,28 +66,48 @@ impl RouteStreams {
         Ok(RouteStreams { shard, readers })
     }
 
-    /// The entries of local document `local` from every partition, by position. Documents must
-    /// be asked for in increasing order.
-    fn take(&mut self, local: u32) -> Result<DocShared> {
-        let mut out = DocShared::default();
-        for (reader, head) in &mut self.readers {
-            while head.as_ref().is_some_and(|h| h.0 < local) {
-                *head = reader.read()?;
-            }
-            if head.as_ref().is_some_and(|h| h.0 == local) {
-                let (_, part) = head.take().expect("checked");
-                let offset = out.postings.len() as u32;
-                out.entries.extend(part.entries.into_iter().map(|mut e| {
-                    e.post_start += offset;
-                    e.post_end += offset;
-                    e
-                }));
-                out.postings.extend(part.postings);
-                *head = reader.read()?;
-            }
-        }
-        out.entries.sort_unstable_by_key(|e| e.pos);
-        Ok(out)
+    /// The entries of each local document of `locals` (increasing) from every partition, by
+    /// position. Batches must be asked for in increasing order. Each partition's file is read
+    /// on a worker of its own.
+    fn take_batch(&mut self, locals: &[u32]) -> Result<Vec<DocShared>> {
+        let Some(&last) = locals.last() else {
+            return Ok(Vec::new());
+        };
+        // Every partition's records up to the batch's last document, in document order.
+        let parts: Vec<Vec<(u32, DocShared)>> = self
+            .readers
+            .par_iter_mut()
+            .map(|(reader, head)| {
+                let mut got = Vec::new();
+                while let Some(h) = head.take_if(|h| h.0 <= last) {
+                    got.push(h);
+                    *head = reader.read()?;
+                }
+                Ok(got)
+            })
+            .collect::<Result<_>>()?;
+        Ok(locals
+            .par_iter()
+            .map(|&local| {
+                let mut out = DocShared::default();
+                for part in &parts {
+                    let Ok(k) = part.binary_search_by_key(&local, |p| p.0) else {
+                        continue;
+                    };
+                    let shared = &part[k].1;
+                    let offset = out.postings.len() as u32;
+                    out.entries
+                        .extend(shared.entries.iter().map(|e| SharedEntry {
+                            post_start: e.post_start + offset,
+                            post_end: e.post_end + offset,
+                            ..*e
+                        }));
+                    out.postings.extend_from_slice(&shared.postings);
+                }
+                out.entries.sort_unstable_by_key(|e| e.pos);
+                out
+            })
+            .collect())
     }
 }
 
@@ -169,41 +190,57 @@ pub fn run(
             source,
             &progress,
             |docs| {
-                docs.iter()
-                .map(|doc| {
-                    let ordinal = sources.ordinal(doc.doc_id).ok_or_else(|| {
-                        Error::usage(format!(
-                            "document {} was not scanned; the work folder does not match the inputs",
-                            doc.id
-                        ))
-                    })?;
-                    let file = doc.doc_id.file_index();
-                    if drops.0 != file {
-                        let path = work.decisions_path(file);
-                        drops = (file, StageReader::open(&path, DECISIONS, work.hash)?
-                            .read()?
-                            .unwrap_or_default());
-                    }
-                    let drop = drops
-                        .1
-                        .binary_search_by_key(&doc.doc_id, |d| d.0)
-                        .ok()
-                        .map(|i| drops.1[i].1.clone());
-                    let mut shared = DocShared::default();
-                    if judge {
-                        let (shard, local) = sources.shard_of(ordinal);
+                let mut prepared = docs
+                    .iter()
+                    .map(|doc| {
+                        let ordinal = sources.ordinal(doc.doc_id).ok_or_else(|| {
+                            Error::usage(format!(
+                                "document {} was not scanned; the work folder does not match the \
+                                 inputs",
+                                doc.id
+                            ))
+                        })?;
+                        let file = doc.doc_id.file_index();
+                        if drops.0 != file {
+                            let path = work.decisions_path(file);
+                            drops = (
+                                file,
+                                StageReader::open(&path, DECISIONS, work.hash)?
+                                    .read()?
+                                    .unwrap_or_default(),
+                            );
+                        }
+                        let drop = drops
+                            .1
+                            .binary_search_by_key(&doc.doc_id, |d| d.0)
+                            .ok()
+                            .map(|i| drops.1[i].1.clone());
+                        Ok(Prepared {
+                            ordinal,
+                            drop,
+                            shared: DocShared::default(),
+                        })
+                    })
+                    .collect::<Result<Vec<Prepared>>>()?;
+                if judge {
+                    // A batch is one input file's, and a file is in one shard; still, each
+                    // shard's run of documents is read on its own.
+                    for run in prepared.chunk_by_mut(|a, b| {
+                        sources.shard_of(a.ordinal).0 == sources.shard_of(b.ordinal).0
+                    }) {
+                        let shard = sources.shard_of(run[0].ordinal).0;
                         if streams.as_ref().is_none_or(|s| s.shard != shard) {
                             streams = Some(RouteStreams::open(work, shard)?);
                         }
-                        shared = streams.as_mut().expect("opened").take(local)?;
+                        let locals: Vec<u32> =
+                            run.iter().map(|p| sources.shard_of(p.ordinal).1).collect();
+                        let shared = streams.as_mut().expect("opened").take_batch(&locals)?;
+                        for (p, s) in run.iter_mut().zip(shared) {
+                            p.shared = s;
+                        }
                     }
-                    Ok(Prepared {
-                        ordinal,
-                        drop,
-                        shared,
-                    })
-                })
-                .collect()
+                }
+                Ok(prepared)
             },
             |_, doc, prepared| -> Result<Applied> {
                 if lines_only {
