@@ -305,6 +305,13 @@ pub fn decide_doc(
         if (b.tokens as usize) < config.min_passage_tokens {
             continue;
         }
+        // Most passages share nothing with earlier documents: nothing to count or report.
+        let entries = &shared.entries;
+        let from = entries.partition_point(|e| e.pos < b.first);
+        let to = from + entries[from..].partition_point(|e| e.pos < b.last);
+        if !entries[from..to].iter().any(|e| DocShared::earlier(e, d)) {
+            continue;
+        }
         let c = containment(shared, f, d, b, scratch);
         if c.counted == 0 || c.earlier == 0 {
             continue;
