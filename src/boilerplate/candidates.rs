@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, BuildError, MatchKind, PatternID};
@@ -45,6 +47,14 @@ impl Candidates {
         let mut needles = Vec::new();
         let mut needs_mark = vec![false; rules.len()];
         let mut automaton_max_words = 0;
+        // Finding a regex's literals parses it again: on the worker threads.
+        let mut literals: Vec<Option<Vec<Vec<u8>>>> = rules
+            .par_iter()
+            .map(|rule| {
+                let regex = rule.spec.regex.as_deref().filter(|_| rule.enabled);
+                regex.and_then(required_literals)
+            })
+            .collect();
         for (r, rule) in rules.iter().enumerate().filter(|(_, r)| r.enabled) {
             let how = rule.spec.phrase_match;
             for p in &rule.phrases {
@@ -59,8 +69,7 @@ impl Candidates {
                 }
             }
             needs_mark[r] = !rule.phrases.is_empty();
-            let literals = rule.spec.regex.as_deref().and_then(required_literals);
-            if let Some(literals) = literals {
+            if let Some(literals) = literals[r].take() {
                 needs_mark[r] = true;
                 needles.extend(literals.iter().map(|_| Needle::Literal(r)));
                 patterns.extend(literals);

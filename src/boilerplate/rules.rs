@@ -18,6 +18,7 @@
 //! # meta = "date"                   # store the match (group `value`) as metadata
 //! ```
 
+use rayon::prelude::*;
 use std::sync::Arc;
 
 use regex::{Regex, RegexBuilder};
@@ -164,21 +165,29 @@ pub fn parse_rules(name: &str, text: &str) -> Result<Vec<Rule>> {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
         Error::bad_input(name, line, e.message().to_string())
     })?;
-    let mut rules = Vec::with_capacity(raw.rule.len());
-    for table in raw.rule {
-        let line = line_of(text, table.span().start);
-        let table = table.into_inner();
-        let id = table.get("id").and_then(|v| v.as_str()).map(str::to_string);
-        let who = match &id {
-            Some(id) => format!("rule `{id}`"),
-            None => "rule without an id".to_string(),
-        };
-        let bad = |message: String| Error::bad_input(name, line, format!("{who}: {message}"));
-        let spec = RuleSpec::deserialize(toml::Value::Table(table))
-            .map_err(|e| bad(e.message().trim().to_string()))?;
-        rules.push(compile(name, spec).map_err(bad)?);
-    }
-    Ok(rules)
+    // Regexes compile on the worker threads: compiling them is most of a run's start-up time.
+    // The first bad rule in the file is the one reported.
+    let tables: Vec<(u64, toml::Table)> = raw
+        .rule
+        .into_iter()
+        .map(|t| (line_of(text, t.span().start), t.into_inner()))
+        .collect();
+    tables
+        .into_par_iter()
+        .map(|(line, table)| {
+            let id = table.get("id").and_then(|v| v.as_str()).map(str::to_string);
+            let who = match &id {
+                Some(id) => format!("rule `{id}`"),
+                None => "rule without an id".to_string(),
+            };
+            let bad = |message: String| Error::bad_input(name, line, format!("{who}: {message}"));
+            let spec = RuleSpec::deserialize(toml::Value::Table(table))
+                .map_err(|e| bad(e.message().trim().to_string()))?;
+            compile(name, spec).map_err(bad)
+        })
+        .collect::<Vec<Result<Rule>>>()
+        .into_iter()
+        .collect()
 }
 
 fn build_regex(pattern: &str) -> Result<Regex, String> {
