@@ -56,17 +56,20 @@ pub fn run_all(work: &Work, at_once: usize) -> Result<()> {
     // partitions are ever held, whichever thread runs a task.
     rayon::scope(|scope| {
         for _ in 0..at_once.clamp(1, partitions.max(1)) {
-            scope.spawn(|_| loop {
-                let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if j >= partitions || failed.lock().map_or(true, |f| f.is_some()) {
-                    break;
-                }
-                if let Err(e) = run(work, j) {
-                    failed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e);
-                    break;
+            scope.spawn(|_| {
+                let mut scratch = Scratch::default();
+                loop {
+                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if j >= partitions || failed.lock().map_or(true, |f| f.is_some()) {
+                        break;
+                    }
+                    if let Err(e) = run_with(work, j, &mut scratch) {
+                        failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get_or_insert(e);
+                        break;
+                    }
                 }
             });
         }
@@ -128,6 +131,7 @@ impl Projection {
 /// costs one cache miss) of a table of about eight slots per hash; a hash that occurs twice
 /// always sets its second bit, a hash that occurs once shares a slot with another about one time
 /// in eight and passes too (the grouping then finds it alone).
+#[derive(Default)]
 struct RepeatFilter {
     bits: Vec<u64>,
     mask: usize,
@@ -135,19 +139,25 @@ struct RepeatFilter {
 
 impl RepeatFilter {
     /// The filter of `n` hashes, given by `hashes`.
+    #[cfg(test)]
     fn of<'a>(n: usize, hashes: impl Iterator<Item = &'a u64>) -> Self {
-        let slots = (n * 8).next_power_of_two().max(64);
-        let mut filter = RepeatFilter {
-            bits: vec![0u64; slots / 32],
-            mask: slots - 1,
-        };
-        for &h in hashes {
-            let (w, shift) = filter.slot(h);
-            let word = filter.bits[w];
-            let seen = (word >> shift) & 1;
-            filter.bits[w] = word | (1 << shift) | (seen << (shift + 1));
-        }
+        let mut filter = RepeatFilter::default();
+        filter.refill(n, hashes);
         filter
+    }
+
+    /// Makes this the filter of `n` hashes, given by `hashes`, in the memory it already has.
+    fn refill<'a>(&mut self, n: usize, hashes: impl Iterator<Item = &'a u64>) {
+        let slots = (n * 8).next_power_of_two().max(64);
+        self.bits.clear();
+        self.bits.resize(slots / 32, 0);
+        self.mask = slots - 1;
+        for &h in hashes {
+            let (w, shift) = self.slot(h);
+            let word = self.bits[w];
+            let seen = (word >> shift) & 1;
+            self.bits[w] = word | (1 << shift) | (seen << (shift + 1));
+        }
     }
 
     /// The word and bit offset of `h`'s slot: its low bits, as the partition fixed the high ones.
@@ -191,8 +201,21 @@ pub fn read_index(work: &Work, i: usize) -> Result<ShardIndex> {
     Ok(index)
 }
 
+/// The largest buffers of a resolve task, kept from one partition to the next: fresh memory
+/// costs the kernel a page fault per 4 KB.
+#[derive(Default)]
+pub struct Scratch {
+    filter: RepeatFilter,
+    occurrences: Vec<Occurrence>,
+}
+
 /// Runs resolve task `j` (skipped when already done).
 pub fn run(work: &Work, j: usize) -> Result<()> {
+    run_with(work, j, &mut Scratch::default())
+}
+
+/// [`run`] with the buffers of `scratch`.
+pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
     if work.is_done(Marker::Resolve(j)) {
         return Ok(());
     }
@@ -221,10 +244,12 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
 
     // Shared shingles, routed back to each shard.
     let n = packed.iter().map(|p| p.1.hashes().len()).sum();
-    let filter = RepeatFilter::of(n, packed.iter().flat_map(|p| p.1.hashes()));
-    let mut all: Vec<Occurrence> = Vec::new();
+    let filter = &mut scratch.filter;
+    filter.refill(n, packed.iter().flat_map(|p| p.1.hashes()));
+    let all = &mut scratch.occurrences;
+    all.clear();
     for (base, o, i) in &packed {
-        o.unpack_where(*base, |h| filter.repeated(h), &mut all)
+        o.unpack_where(*base, |h| filter.repeated(h), all)
             .ok_or_else(|| {
                 crate::Error::usage(format!(
                     "{}: damaged stage file (occurrences); run the scan again",
@@ -232,10 +257,9 @@ pub fn run(work: &Work, j: usize) -> Result<()> {
                 ))
             })?;
     }
-    drop((packed, filter));
+    drop(packed);
     all.par_sort_unstable();
-    let groups = shared_from_sorted(&all, config.dedup.max_shingle_docs);
-    drop(all);
+    let groups = shared_from_sorted(all, config.dedup.max_shingle_docs);
     let mut routes = groups.routes.as_slice();
     for (i, &base) in bases.iter().enumerate() {
         let end = bases.get(i + 1).copied().unwrap_or(total);
