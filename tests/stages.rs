@@ -388,6 +388,9 @@ fn a_small_memory_budget_spills_to_more_partitions_with_the_same_output() {
         small_out.to_str().unwrap(),
         "--max-memory",
         "2M",
+        // Small batches: the apply step reads each partition's routes over many batches.
+        "--batch-bytes",
+        "3000",
     ]);
     let partitions: usize = stderr
         .split(" hash-range partition")

@@ -346,6 +346,19 @@ mod tests {
         parse_rules("mine.toml", text).unwrap_err().to_string()
     }
 
+    /// Rules compile in parallel; the error is still the first bad rule's, whichever thread
+    /// finished first.
+    #[test]
+    fn the_first_bad_rule_of_a_file_is_the_one_reported() {
+        let bad =
+            |id: &str| format!("[[rule]]\nid = \"{id}\"\nfamily = \"f\"\nregex = \"([a-z\"\n\n");
+        let good = "[[rule]]\nid = \"ok\"\nfamily = \"f\"\nphrases = [\"x\"]\n\n";
+        let text = format!("{good}{}{good}{}", bad("first"), bad("second"))
+            .replacen("\"ok\"", "\"ok2\"", 1);
+        let e = err(&text);
+        assert!(e.starts_with("mine.toml:6: rule `first`: bad regex"), "{e}");
+    }
+
     #[test]
     fn builtin_rules_load_with_unique_ids() {
         let set = RuleSet::load(&[], &[]).unwrap();
