@@ -70,9 +70,11 @@ pub type Route = (u32, u32, u32);
 pub struct SharedGroups {
     /// (first document, common, postings start, postings end).
     pub groups: Vec<(u32, bool, u32, u32)>,
-    /// Distinct (document, block) pairs of each group that is not common, by document.
+    /// Distinct (document, block) pairs of each group that is not common, by document (but
+    /// for its last document's, which no occurrence asks for).
     pub postings: Vec<(u32, u32)>,
-    /// Shared occurrences, sorted by (document, position).
+    /// Shared occurrences that tell their document something, sorted by (document, position):
+    /// all of a common shingle's, and those after the first document of the others.
     pub routes: Vec<Route>,
 }
 
@@ -114,7 +116,8 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
         let post_start = out.postings.len() as u32;
         let common = df > max_docs;
         if !common {
-            for &(_, d, _, b) in occurrences {
+            // The last document's pairs are earlier than no occurrence: not kept.
+            for &(_, d, _, b) in occurrences.iter().take_while(|o| o.1 != last) {
                 // Distinct within this group (the previous group may end the same way).
                 if out.postings.len() == post_start as usize || out.postings.last() != Some(&(d, b))
                 {
@@ -124,8 +127,15 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
         }
         out.groups
             .push((first, common, post_start, out.postings.len() as u32));
-        out.routes
-            .extend(occurrences.iter().map(|&(_, d, pos, _)| (d, pos, g)));
+        // To the first document, a shingle that is not common is no evidence (no earlier
+        // document has it), just as a shingle of its own: its occurrences there route nowhere.
+        // That leaves out about half the routes of a corpus of copied pairs.
+        out.routes.extend(
+            occurrences
+                .iter()
+                .filter(|o| common || o.1 != first)
+                .map(|&(_, d, pos, _)| (d, pos, g)),
+        );
     }
     // (document, position) is unique to an occurrence: one number orders routes as the whole
     // tuples would.
@@ -470,6 +480,41 @@ fn reuse_spans(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A shingle of documents 0, 1 and 3 routes to 1 and 3 only, with the pairs of 0 and 1 as
+    /// postings; a common one (in more than `max_docs` documents) routes to every document and
+    /// has no postings.
+    #[test]
+    fn routes_go_where_they_tell_something() {
+        let all: Vec<Occurrence> = vec![
+            (5, 0, 0, 0),
+            (5, 0, 9, 2),
+            (5, 1, 4, 1),
+            (5, 3, 7, 0),
+            (8, 0, 1, 0),
+            (8, 1, 2, 0),
+            (8, 2, 3, 0),
+            (8, 3, 0, 0),
+        ];
+        let g = shared_from_sorted(&all, 3);
+        assert_eq!(g.groups, vec![(0, false, 0, 3), (0, true, 3, 3)]);
+        assert_eq!(g.postings, vec![(0, 0), (0, 2), (1, 1)]);
+        assert_eq!(
+            g.routes,
+            vec![
+                (0, 1, 1),
+                (1, 2, 1),
+                (1, 4, 0),
+                (2, 3, 1),
+                (3, 0, 1),
+                (3, 7, 0)
+            ]
+        );
+        let mut out = Vec::new();
+        let e = g.entry(&(3, 7, 0), &mut out);
+        assert_eq!((e.first, e.common, e.pos), (0, false, 7));
+        assert_eq!(out, vec![(0, 0), (0, 2), (1, 1)]);
+    }
 
     proptest! {
         /// The set keeps the first of each hash, as a sorted set of the hashes seen so far does,
