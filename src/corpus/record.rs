@@ -76,6 +76,13 @@ impl<'a> RawRecord<'a> {
         metadata: &Map<String, Value>,
         extra: &[(&str, Value)],
     ) {
+        // One allocation for the line: the fields as they came, the text, a little for quotes.
+        let raw: usize = self
+            .fields
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum();
+        out.reserve(raw + text.len() + text.len() / 16 + 2);
         out.push(b'{');
         let mut first = true;
         let mut metadata_written = metadata.is_empty();
@@ -84,10 +91,10 @@ impl<'a> RawRecord<'a> {
                 out.push(b',');
             }
             first = false;
-            write_json(out, &Value::String(key.to_string()));
+            write_json_str(out, key);
             out.push(b':');
             if key == text_field {
-                write_json(out, &Value::String(text.to_string()));
+                write_json_str(out, text);
             } else if key == "metadata" && !metadata_written {
                 metadata_written = true;
                 match serde_json::from_str::<Value>(raw.get()) {
@@ -118,7 +125,7 @@ impl<'a> RawRecord<'a> {
                 out.push(b',');
             }
             first = false;
-            write_json(out, &Value::String(key.to_string()));
+            write_json_str(out, key);
             out.push(b':');
             write_json(out, value);
         }
@@ -179,6 +186,12 @@ pub fn write_json(out: &mut Vec<u8>, value: &Value) {
     serde_json::to_writer(out, value).expect("serializing a JSON value into memory");
 }
 
+/// Writes `text` as a JSON string literal, as [`write_json`] writes the `Value` of it, without
+/// copying it into one first.
+pub fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    serde_json::to_writer(out, text).expect("serializing a string into memory");
+}
+
 struct FieldsVisitor;
 
 /// A field name, borrowed from the line unless it has escapes.
@@ -226,6 +239,18 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// A string written directly is the same literal as the `Value` of it.
+        #[test]
+        fn strings_are_written_as_their_values_are(text in r#"(\PC|["\\\n\t\x00-\x1f])*"#) {
+            let (mut direct, mut value) = (Vec::new(), Vec::new());
+            write_json_str(&mut direct, &text);
+            write_json(&mut value, &Value::String(text.clone()));
+            prop_assert_eq!(direct, value);
+        }
+    }
 
     #[test]
     fn fields_keep_order_and_bytes() {

@@ -89,12 +89,18 @@ impl RouteStreams {
         Ok(locals
             .par_iter()
             .map(|&local| {
-                let mut out = DocShared::default();
-                for part in &parts {
-                    let Ok(k) = part.binary_search_by_key(&local, |p| p.0) else {
-                        continue;
-                    };
-                    let shared = &part[k].1;
+                let mine: Vec<&DocShared> = parts
+                    .iter()
+                    .filter_map(|part| {
+                        let k = part.binary_search_by_key(&local, |p| p.0).ok()?;
+                        Some(&part[k].1)
+                    })
+                    .collect();
+                let mut out = DocShared {
+                    entries: Vec::with_capacity(mine.iter().map(|s| s.entries.len()).sum()),
+                    postings: Vec::with_capacity(mine.iter().map(|s| s.postings.len()).sum()),
+                };
+                for shared in &mine {
                     let offset = out.postings.len() as u32;
                     out.entries
                         .extend(shared.entries.iter().map(|e| SharedEntry {
@@ -104,7 +110,10 @@ impl RouteStreams {
                         }));
                     out.postings.extend_from_slice(&shared.postings);
                 }
-                out.entries.sort_unstable_by_key(|e| e.pos);
+                // Each partition's entries come by position: the stable sort merges those runs.
+                if mine.len() > 1 {
+                    out.entries.sort_by_key(|e| e.pos);
+                }
                 out
             })
             .collect())
