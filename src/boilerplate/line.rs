@@ -5,6 +5,7 @@
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::text::normalize::unify_char;
+use crate::text::tokens::word_run;
 use crate::text::Block;
 
 /// One non-blank line of a document, analysed.
@@ -346,16 +347,26 @@ fn count_words_ascii(norm: &str) -> (usize, usize) {
             continue;
         }
         let start = i;
-        while i < bytes.len() && is_word_byte(bytes[i]) {
-            i += 1;
-        }
+        (i, _) = word_run(bytes, i, false);
         words += 1;
         // Function words are 1 to 7 letters long; longer words need no lookup.
-        if i - start <= 7 && is_stopword_key(pack_word(&bytes[start..i])) {
+        if i - start <= 7 && is_stopword_key(packed_at(bytes, start, i - start)) {
             stops += 1;
         }
     }
     (words, stops)
+}
+
+/// [`pack_word`] of the `len` (at most 7) bytes at `start`: one load and a mask where eight
+/// bytes are there to load.
+fn packed_at(bytes: &[u8], start: usize, len: usize) -> u64 {
+    match bytes.get(start..start + 8) {
+        Some(eight) => {
+            let x = u64::from_le_bytes(eight.try_into().expect("eight bytes"));
+            x & ((1u64 << (8 * len)) - 1)
+        }
+        None => pack_word(&bytes[start..start + len]),
+    }
 }
 
 /// ASCII letters, digits and `_`.

@@ -51,7 +51,7 @@ fn joins_across(prev: Class, mid: u8, next: Class) -> bool {
 /// Where the run of word bytes (letters, digits, `_`) that starts at `i` ends, and whether all of
 /// them are already their own normal form. Eight bytes at a time: most words end within the
 /// first eight, so a word costs one load and a few operations instead of a branch per byte.
-fn word_run(bytes: &[u8], mut i: usize, fold_digits: bool) -> (usize, bool) {
+pub(crate) fn word_run(bytes: &[u8], mut i: usize, fold_digits: bool) -> (usize, bool) {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut plain = true;
