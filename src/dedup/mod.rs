@@ -171,6 +171,7 @@ pub struct DocFacts {
     /// compares (two distinct shingles of a comparison agree on them with odds of 2^-32). With
     /// passages, those of every block, indexed like `shingles`; without, only those of the
     /// content blocks (not boilerplate), and no blocks are kept.
+    #[serde(with = "crate::stages::words")]
     pub fingerprints: Vec<u32>,
     /// MinHash signature of the document's shingle set; empty without document dedup. Only the
     /// scan uses it (for the LSH band keys), so it is not written to the facts.

@@ -22,6 +22,7 @@ pub mod resolve;
 pub mod scan;
 pub mod slurm;
 mod sources;
+pub mod words;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

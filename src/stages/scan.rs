@@ -26,7 +26,7 @@ pub enum PartChunk {
     /// LSH band keys (key, band, document).
     Bands(Vec<(u64, u32, u32)>),
     /// Short-line hashes, one per document that has the line.
-    Lines(Vec<u64>),
+    Lines(#[serde(with = "super::words")] Vec<u64>),
 }
 
 /// Shingle occurrences in (document, position) order, packed to about half their size: per
@@ -35,6 +35,7 @@ pub enum PartChunk {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PackedOccurrences {
     docs: Vec<(u32, u32)>,
+    #[serde(with = "super::words")]
     hashes: Vec<u64>,
     #[serde(with = "serde_bytes")]
     steps: Vec<u8>,
