@@ -200,7 +200,7 @@ pub struct CleanArgs {
     #[arg(long, value_name = "WHAT", default_value_t = Config::default().on_error)]
     pub on_error: OnError,
 
-    /// Bytes read per batch handed to the workers.
+    /// Bytes read per batch handed to the workers (0: 1 MiB per worker thread).
     #[arg(long, value_name = "BYTES", default_value_t = Config::default().batch_bytes)]
     pub batch_bytes: usize,
 

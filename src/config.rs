@@ -37,7 +37,7 @@ pub struct Config {
     pub threads: usize,
     /// No progress bar and no summary on stderr.
     pub quiet: bool,
-    /// Bytes read per batch handed to the workers.
+    /// Bytes read per batch handed to the workers; 0 means 1 MiB per worker thread.
     pub batch_bytes: usize,
     /// A run whose resolve step is projected to need more memory than this stops before it
     /// starts; absent: 80% of the machine's memory.
@@ -63,7 +63,7 @@ impl Default for Config {
             id_field: "id".into(),
             threads: 0,
             quiet: false,
-            batch_bytes: 8 << 20,
+            batch_bytes: 0,
             max_memory: None,
             tmp_dir: None,
             on_error: OnError::Stop,
@@ -103,11 +103,18 @@ impl Config {
         if self.id_field.is_empty() {
             return Err(Error::usage("--id-field must not be empty"));
         }
-        if self.batch_bytes == 0 {
-            return Err(Error::usage("batch-bytes must be at least 1"));
-        }
         self.boilerplate.validate()?;
         self.dedup.validate()
+    }
+
+    /// Bytes read per batch: `batch-bytes`, or 1 MiB per thread of the current pool. A batch
+    /// and what the workers make of it stay in the caches, and the few batches in flight take
+    /// little memory; each thread still gets a few hundred documents of a batch.
+    pub fn batch_bytes(&self) -> usize {
+        match self.batch_bytes {
+            0 => (1 << 20) * rayon::current_num_threads().max(1),
+            n => n,
+        }
     }
 
     /// The memory budget of a run: `max-memory`, or 80% of the machine's memory (none when
@@ -170,6 +177,24 @@ pub struct Paths {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// By default a batch is 1 MiB per thread of the pool the run is in; a set size stays.
+    #[test]
+    fn batches_grow_with_the_threads() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        let auto = Config::default();
+        assert_eq!(pool.install(|| auto.batch_bytes()), 3 << 20);
+        let set = Config {
+            batch_bytes: 5000,
+            ..Config::default()
+        };
+        assert_eq!(pool.install(|| set.batch_bytes()), 5000);
+    }
+
     #[test]
     fn byte_counts_take_binary_suffixes() {
         assert_eq!(super::parse_bytes("1000"), Ok(1000));
@@ -179,8 +204,6 @@ mod tests {
         assert!(super::parse_bytes("G").is_err());
         assert!(super::parse_bytes("99999999999T").is_err());
     }
-
-    use super::*;
 
     #[test]
     fn toml_overrides_defaults_and_rejects_unknown_keys() {

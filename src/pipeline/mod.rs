@@ -229,7 +229,7 @@ pub fn each_batch<P: Send, T: Send>(
     for_each_batch(
         source.inputs,
         source.files,
-        config.batch_bytes,
+        config.batch_bytes(),
         |input, batch| {
             let mut docs = Vec::with_capacity(batch.len());
             // In line order: `None` for a document (in `docs`), `Some` for a bad record.
