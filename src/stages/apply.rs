@@ -110,14 +110,41 @@ impl RouteStreams {
                         }));
                     out.postings.extend_from_slice(&shared.postings);
                 }
-                // Each partition's entries come by position: the stable sort merges those runs.
                 if mine.len() > 1 {
-                    out.entries.sort_by_key(|e| e.pos);
+                    by_position(&mut out.entries);
                 }
                 out
             })
             .collect())
     }
+}
+
+/// Orders a document's entries by position. Positions are distinct (one shingle each, routed
+/// from one partition) and dense among the document's shingles: they are placed by position in
+/// one pass, unless they are too sparse for that to pay.
+fn by_position(entries: &mut Vec<SharedEntry>) {
+    let (Some(lo), Some(hi)) = (
+        entries.iter().map(|e| e.pos).min(),
+        entries.iter().map(|e| e.pos).max(),
+    ) else {
+        return;
+    };
+    let span = (hi - lo) as usize + 1;
+    if span > 4 * entries.len() + 64 {
+        entries.sort_unstable_by_key(|e| e.pos);
+        return;
+    }
+    let mut at = vec![u32::MAX; span];
+    for (i, e) in entries.iter().enumerate() {
+        at[(e.pos - lo) as usize] = i as u32;
+    }
+    let placed: Vec<SharedEntry> = at
+        .iter()
+        .filter(|&&i| i != u32::MAX)
+        .map(|&i| entries[i as usize])
+        .collect();
+    assert_eq!(placed.len(), entries.len(), "one entry per position");
+    *entries = placed;
 }
 
 /// What the sequential pass over a batch finds for each document.
@@ -382,4 +409,38 @@ fn source_ids(sources: &FileSources, decision: &DocDecision) -> Result<IdIndex> 
         ids.push(doc_id, source.id.clone(), source.len_code_points);
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Entries placed by position come out as a sort by position leaves them, dense or sparse.
+        #[test]
+        fn entries_are_ordered_by_position(
+            dense in proptest::collection::btree_set(0u32..400, 0..300),
+            sparse in proptest::collection::btree_set(0u32..50_000, 0..40),
+            pick_dense: bool,
+            runs in 1usize..6,
+        ) {
+            let positions = if pick_dense { dense } else { sparse };
+            // Distinct positions dealt into sorted runs, as the partitions hand them over.
+            let mut entries = Vec::new();
+            for r in 0..runs {
+                entries.extend(positions.iter().skip(r).step_by(runs).map(|&pos| SharedEntry {
+                    pos,
+                    first: pos / 2,
+                    common: pos % 3 == 0,
+                    post_start: pos,
+                    post_end: pos + 1,
+                }));
+            }
+            let mut expected = entries.clone();
+            expected.sort_by_key(|e| e.pos);
+            by_position(&mut entries);
+            prop_assert_eq!(entries, expected);
+        }
+    }
 }
