@@ -116,7 +116,7 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
         let post_start = out.postings.len() as u32;
         let common = df > max_docs;
         if !common {
-            // The last document's pairs are earlier than no occurrence: not kept.
+            // No occurrence looks back at the last document's pairs: they are not kept.
             for &(_, d, _, b) in occurrences.iter().take_while(|o| o.1 != last) {
                 // Distinct within this group (the previous group may end the same way).
                 if out.postings.len() == post_start as usize || out.postings.last() != Some(&(d, b))
