@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the per-byte work (segmenting, normalizing, tokenizing, shingling, MinHash,
-//! the per-document scans, JSONL parsing and writing), reported as bytes/s:
+//! the per-document scans, JSONL parsing and writing, resolve's occurrence sort), reported as
+//! bytes/s:
 //! `cargo bench --bench throughput`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
@@ -8,6 +9,7 @@ use gleaner::boilerplate::{Boilerplate, BoilerplateConfig};
 use gleaner::corpus::record::RawRecord;
 use gleaner::decision::{Reason, Removal};
 use gleaner::dedup::minhash::MinHasher;
+use gleaner::dedup::spread_sort::sort_by_spread_key;
 use gleaner::dedup::{DedupConfig, Scanner};
 use gleaner::text::tokens::{Shingler, Token, Tokenizer};
 use gleaner::{edit, text};
@@ -204,5 +206,56 @@ fn boilerplate_scan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, text_steps, jsonl, dedup_steps, boilerplate_scan);
+/// Resolve's sort of a partition's shingle occurrences (hash, document, position, block): the
+/// bucket sort it uses against the standard library's, on a partition's worth of hashes of which
+/// a third are shared by pairs of documents.
+fn occurrence_sort(c: &mut Criterion) {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let n = 300_000u32;
+    let occurrences: Vec<(u64, u32, u32, u32)> = (0..n)
+        .map(|i| {
+            let h = next() / 12;
+            (
+                if i % 3 == 0 { h & !0xFFFF } else { h },
+                i / 300,
+                i % 300,
+                i % 300 / 40,
+            )
+        })
+        .collect();
+    let mut group = c.benchmark_group("resolve");
+    group.throughput(Throughput::Bytes(
+        (occurrences.len() * std::mem::size_of::<(u64, u32, u32, u32)>()) as u64,
+    ));
+    group.bench_function("sort-occurrences-spread", |b| {
+        b.iter_batched_ref(
+            || occurrences.clone(),
+            |o| sort_by_spread_key(o, |o| o.0),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.bench_function("sort-occurrences-std", |b| {
+        b.iter_batched_ref(
+            || occurrences.clone(),
+            |o| o.sort_unstable(),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    text_steps,
+    jsonl,
+    dedup_steps,
+    boilerplate_scan,
+    occurrence_sort
+);
 criterion_main!(benches);

@@ -13,6 +13,7 @@ pub mod docs;
 pub mod lsh;
 pub mod minhash;
 pub mod passages;
+pub mod spread_sort;
 pub mod union_find;
 
 use rayon::prelude::*;

@@ -10,7 +10,7 @@
 //! whether the shingle is common, the earlier (document, block) pairs that have it), and
 //! [`decide_doc`] judges one document from its own facts and those routed entries alone.
 
-use rayon::prelude::*;
+use super::spread_sort::sort_by_spread_key;
 use std::sync::Arc;
 
 use super::{BlockFacts, DedupConfig, DocFacts};
@@ -139,8 +139,9 @@ pub fn shared_from_sorted(all: &[Occurrence], max_docs: usize) -> SharedGroups {
     }
     // (document, position) is unique to an occurrence: one number orders routes as the whole
     // tuples would.
-    out.routes
-        .par_sort_unstable_by_key(|&(d, pos, _)| (d as u64) << 32 | pos as u64);
+    sort_by_spread_key(&mut out.routes, |&(d, pos, _)| {
+        (d as u64) << 32 | pos as u64
+    });
     out
 }
 

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::corpus::InputFile;
 use crate::dedup::docs::pairs_from_sorted;
 use crate::dedup::passages::{shared_from_sorted, DocShared, Occurrence, Route};
+use crate::dedup::spread_sort::sort_by_spread_key;
 use crate::error::Result;
 
 pub const ROUTES: &str = "routes";
@@ -258,7 +259,7 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
             })?;
     }
     drop(packed);
-    all.par_sort_unstable();
+    sort_by_spread_key(all, |o| o.0);
     let groups = shared_from_sorted(all, config.dedup.max_shingle_docs);
     let mut routes = groups.routes.as_slice();
     for (i, &base) in bases.iter().enumerate() {
