@@ -214,7 +214,12 @@ mod tests {
                 state ^= state >> 7;
                 state ^= state << 17;
                 let h = state / 12 + (1 << 60);
-                (if i % 3 == 0 { h & !0xFFFF } else { h }, i / 300, i % 300, 0)
+                (
+                    if i % 3 == 0 { h & !0xFFFF } else { h },
+                    i / 300,
+                    i % 300,
+                    0,
+                )
             })
             .collect();
         check(items);
