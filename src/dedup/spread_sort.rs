@@ -12,7 +12,7 @@
 const FIRST_RUN: usize = 4096;
 /// At most 2^12 buckets in the first pass.
 const MAX_FIRST_BITS: u32 = 12;
-/// Below this, a comparison sort is as fast and needs no second buffer.
+/// Below this, a comparison sort is as fast.
 const SMALL: usize = 2048;
 /// Buckets up to this long are sorted in place by insertion: a call to `sort_unstable` costs more
 /// than the few moves they need.
