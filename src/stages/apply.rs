@@ -5,6 +5,7 @@
 use super::files::StageReader;
 use super::merge::DECISIONS;
 use super::resolve::{REPEATED, ROUTES};
+use super::routes::{unpack_doc, RouteChunk};
 use super::sources::FileSources;
 use super::{Marker, Task, Work};
 use crate::boilerplate::Boilerplate;
@@ -51,19 +52,98 @@ pub fn run_task(work: &Work, task: Task, quiet: bool) -> Result<Counts> {
 /// the documents.
 struct RouteStreams {
     shard: usize,
-    readers: Vec<(StageReader, Option<(u32, DocShared)>)>,
+    /// The ordinal of the shard's first document.
+    base: u32,
+    parts: Vec<PartitionRoutes>,
+}
+
+/// One document's entries from one partition, and the postings they point into.
+type DocEntries<'a> = (&'a [SharedEntry], &'a [(u32, u32)]);
+
+/// One partition's routes for a shard, read a record at a time, and what a batch took of them.
+struct PartitionRoutes {
+    path: std::path::PathBuf,
+    reader: StageReader,
+    /// The record being read (`None` at the end), its next document and that one's first byte.
+    chunk: Option<RouteChunk>,
+    next_doc: usize,
+    next_byte: usize,
+    /// The batch's documents: their number in the shard and range of `taken.entries`.
+    docs: Vec<(u32, u32, u32)>,
+    taken: DocShared,
+}
+
+impl PartitionRoutes {
+    fn open(work: &Work, j: usize, shard: usize) -> Result<Self> {
+        let path = work.routes_path(j, shard);
+        let mut reader = StageReader::open(&path, ROUTES, work.hash)?;
+        let chunk = reader.read()?;
+        Ok(PartitionRoutes {
+            path,
+            reader,
+            chunk,
+            next_doc: 0,
+            next_byte: 0,
+            docs: Vec::new(),
+            taken: DocShared::default(),
+        })
+    }
+
+    /// Decodes the entries of every document numbered `last` or less, in place of the last
+    /// batch's.
+    fn take_up_to(&mut self, last: u32, base: u32) -> Result<()> {
+        self.docs.clear();
+        self.taken.entries.clear();
+        self.taken.postings.clear();
+        let damaged = || {
+            Error::usage(format!(
+                "{}: damaged stage file (routes); run the resolve step again",
+                self.path.display()
+            ))
+        };
+        while let Some(chunk) = &self.chunk {
+            let Some(&(local, count)) = chunk.docs().get(self.next_doc) else {
+                if self.next_byte != chunk.bytes().len() {
+                    return Err(damaged());
+                }
+                self.chunk = self.reader.read()?;
+                (self.next_doc, self.next_byte) = (0, 0);
+                continue;
+            };
+            if local > last {
+                break;
+            }
+            let start = self.taken.entries.len() as u32;
+            let mut bytes = chunk.bytes()[self.next_byte..].iter();
+            let d = base.checked_add(local).ok_or_else(damaged)?;
+            unpack_doc(&mut bytes, d, count, &mut self.taken).ok_or_else(damaged)?;
+            self.next_byte = chunk.bytes().len() - bytes.as_slice().len();
+            self.next_doc += 1;
+            self.docs
+                .push((local, start, self.taken.entries.len() as u32));
+        }
+        Ok(())
+    }
+
+    /// Document `local`'s entries and their postings, when the batch has any.
+    fn of(&self, local: u32) -> Option<DocEntries<'_>> {
+        let k = self.docs.binary_search_by_key(&local, |d| d.0).ok()?;
+        let (_, start, end) = self.docs[k];
+        let entries = &self.taken.entries[start as usize..end as usize];
+        let (lo, hi) = match (entries.first(), entries.last()) {
+            (Some(a), Some(b)) => (a.post_start as usize, b.post_end as usize),
+            _ => (0, 0),
+        };
+        Some((entries, &self.taken.postings[lo..hi]))
+    }
 }
 
 impl RouteStreams {
-    fn open(work: &Work, shard: usize) -> Result<Self> {
-        let readers = (0..work.manifest.resolve_tasks)
-            .map(|j| {
-                let mut r = StageReader::open(&work.routes_path(j, shard), ROUTES, work.hash)?;
-                let head = r.read()?;
-                Ok((r, head))
-            })
+    fn open(work: &Work, shard: usize, base: u32) -> Result<Self> {
+        let parts = (0..work.manifest.resolve_tasks)
+            .map(|j| PartitionRoutes::open(work, j, shard))
             .collect::<Result<_>>()?;
-        Ok(RouteStreams { shard, readers })
+        Ok(RouteStreams { shard, base, parts })
     }
 
     /// The entries of each local document of `locals` (increasing) from every partition, by
@@ -73,42 +153,30 @@ impl RouteStreams {
         let Some(&last) = locals.last() else {
             return Ok(Vec::new());
         };
-        // Every partition's records up to the batch's last document, in document order.
-        let parts: Vec<Vec<(u32, DocShared)>> = self
-            .readers
+        let base = self.base;
+        self.parts
             .par_iter_mut()
-            .map(|(reader, head)| {
-                let mut got = Vec::new();
-                while let Some(h) = head.take_if(|h| h.0 <= last) {
-                    got.push(h);
-                    *head = reader.read()?;
-                }
-                Ok(got)
-            })
-            .collect::<Result<_>>()?;
+            .try_for_each(|part| part.take_up_to(last, base))?;
+        let parts = &self.parts;
         Ok(locals
             .par_iter()
             .map(|&local| {
-                let mine: Vec<&DocShared> = parts
-                    .iter()
-                    .filter_map(|part| {
-                        let k = part.binary_search_by_key(&local, |p| p.0).ok()?;
-                        Some(&part[k].1)
-                    })
-                    .collect();
+                let mine: Vec<DocEntries> =
+                    parts.iter().filter_map(|part| part.of(local)).collect();
                 let mut out = DocShared {
-                    entries: Vec::with_capacity(mine.iter().map(|s| s.entries.len()).sum()),
-                    postings: Vec::with_capacity(mine.iter().map(|s| s.postings.len()).sum()),
+                    entries: Vec::with_capacity(mine.iter().map(|s| s.0.len()).sum()),
+                    postings: Vec::with_capacity(mine.iter().map(|s| s.1.len()).sum()),
                 };
-                for shared in &mine {
-                    let offset = out.postings.len() as u32;
-                    out.entries
-                        .extend(shared.entries.iter().map(|e| SharedEntry {
-                            post_start: e.post_start + offset,
-                            post_end: e.post_end + offset,
-                            ..*e
-                        }));
-                    out.postings.extend_from_slice(&shared.postings);
+                for (entries, postings) in &mine {
+                    // The entries' postings ranges move from the partition's list to this one.
+                    let from = entries.first().map_or(0, |e| e.post_start);
+                    let to = out.postings.len() as u32;
+                    out.entries.extend(entries.iter().map(|e| SharedEntry {
+                        post_start: e.post_start - from + to,
+                        post_end: e.post_end - from + to,
+                        ..*e
+                    }));
+                    out.postings.extend_from_slice(postings);
                 }
                 if mine.len() > 1 {
                     by_position(&mut out.entries);
@@ -264,9 +332,10 @@ pub fn run(
                     for run in prepared.chunk_by_mut(|a, b| {
                         sources.shard_of(a.ordinal).0 == sources.shard_of(b.ordinal).0
                     }) {
-                        let shard = sources.shard_of(run[0].ordinal).0;
+                        let (shard, local) = sources.shard_of(run[0].ordinal);
                         if streams.as_ref().is_none_or(|s| s.shard != shard) {
-                            streams = Some(RouteStreams::open(work, shard)?);
+                            let base = run[0].ordinal - local;
+                            streams = Some(RouteStreams::open(work, shard, base)?);
                         }
                         let locals: Vec<u32> =
                             run.iter().map(|p| sources.shard_of(p.ordinal).1).collect();

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 
 const MAGIC: [u8; 8] = *b"GLEANER\0";
 /// The layout of stage files; bumped whenever a record changes.
-pub const FORMAT: u32 = 6;
+pub const FORMAT: u32 = 7;
 
 #[derive(Serialize, Deserialize, PartialEq)]
 struct Header {

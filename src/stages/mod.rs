@@ -19,9 +19,11 @@ pub mod commands;
 pub mod files;
 pub mod merge;
 pub mod resolve;
+pub mod routes;
 pub mod scan;
 pub mod slurm;
 mod sources;
+mod varint;
 pub mod words;
 
 use std::ops::Range;

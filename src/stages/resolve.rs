@@ -6,12 +6,13 @@
 use rayon::prelude::*;
 
 use super::files::StageReader;
+use super::routes::{RouteChunk, CHUNK_DOCS};
 use super::scan::{PackedOccurrences, PartChunk, ShardIndex, INDEX, PARTITION};
 use super::{Marker, Work};
 use crate::config::Config;
 use crate::corpus::InputFile;
 use crate::dedup::docs::pairs_from_sorted;
-use crate::dedup::passages::{shared_from_sorted, DocShared, Occurrence, Route};
+use crate::dedup::passages::{shared_from_sorted, Occurrence, Route};
 use crate::dedup::spread_sort::sort_by_spread_key;
 use crate::error::Result;
 
@@ -268,17 +269,13 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
         let (mine, rest) = routes.split_at(split);
         routes = rest;
         let mut out = work.writer(&work.routes_path(j, i), ROUTES)?;
-        // Serialized in parallel, written in document order.
+        // Packed in parallel, a few hundred documents per record, written in document order.
         let docs: Vec<&[Route]> = mine.chunk_by(|a, b| a.0 == b.0).collect();
         let records: Vec<Vec<u8>> = docs
-            .par_iter()
-            .map(|doc| {
-                let mut shared = DocShared::default();
-                for r in *doc {
-                    let e = groups.entry(r, &mut shared.postings);
-                    shared.entries.push(e);
-                }
-                bincode::serialize(&(doc[0].0 - base, shared)).expect("serializing into memory")
+            .par_chunks(CHUNK_DOCS)
+            .map(|chunk| {
+                bincode::serialize(&RouteChunk::pack(chunk, &groups, base))
+                    .expect("serializing into memory")
             })
             .collect();
         for bytes in records {

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{partition_of, Marker, Work};
+use super::{partition_of, varint, Marker, Work};
 use crate::boilerplate::Boilerplate;
 use crate::corpus::DocId;
 use crate::dedup::docs::band_keys;
@@ -73,8 +73,8 @@ impl PackedOccurrences {
             }
         }
         self.hashes.push(hash);
-        leb128(&mut self.steps, pos - self.last.0);
-        leb128(&mut self.steps, block - self.last.1);
+        varint::push(&mut self.steps, pos - self.last.0);
+        varint::push(&mut self.steps, block - self.last.1);
         self.last = (pos, block);
     }
 
@@ -115,8 +115,8 @@ impl PackedOccurrences {
             for _ in 0..count {
                 let hash = *hashes.next()?;
                 // Positions are deltas: every step is read, kept or not.
-                pos = pos.checked_add(read_leb128(&mut steps)?)?;
-                block = block.checked_add(read_leb128(&mut steps)?)?;
+                pos = pos.checked_add(varint::read(&mut steps)?)?;
+                block = block.checked_add(varint::read(&mut steps)?)?;
                 if keep(hash) {
                     out.push((hash, doc, pos, block));
                 }
@@ -124,26 +124,6 @@ impl PackedOccurrences {
         }
         (hashes.next().is_none() && steps.next().is_none()).then_some(())
     }
-}
-
-fn leb128(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn read_leb128<'a>(bytes: &mut impl Iterator<Item = &'a u8>) -> Option<u32> {
-    let mut v = 0u32;
-    for shift in (0..35).step_by(7) {
-        let b = *bytes.next()?;
-        v |= ((b & 0x7F) as u32).checked_shl(shift)?;
-        if b < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 /// Where each document of a shard is: its DocId and the byte offset of its facts.
