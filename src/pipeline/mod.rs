@@ -110,8 +110,7 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         let partitions = stages::resolve::partitions_for(config, &inputs, at_once);
         let tasks = (1, partitions);
         let manifest = stages::Manifest::new(config, &inputs, &paths.output, tasks, false)?;
-        let mut work = stages::Work::plan(dir.path(), manifest)?;
-        work.durable = false;
+        let work = stages::Work::plan_temporary(dir.path(), manifest)?;
 
         let t = Instant::now();
         stages::scan::run(&work, 0, boilerplate.as_ref(), config.quiet)?;
@@ -120,6 +119,9 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         let t = Instant::now();
         check_memory(config, &stages::resolve::Projection::of(&work)?, at_once)?;
         stages::resolve::run_all(&work, at_once)?;
+        // The partitions are read: deleting them (most of the work folder) overlaps the rest.
+        let _deleting =
+            DeleteInBackground::start((0..partitions).map(|j| work.scan_part_path(0, j)).collect());
         stages::merge::run(&work)?;
         timings.resolve = t.elapsed().as_secs_f64();
 
@@ -154,6 +156,29 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         commit_all(staged)?;
         Ok(Summary { counts, timings })
     })
+}
+
+/// Deletes files on a thread of its own; dropping it waits for the thread, so that the work
+/// folder is not removed under it.
+struct DeleteInBackground(Option<std::thread::JoinHandle<()>>);
+
+impl DeleteInBackground {
+    fn start(paths: Vec<PathBuf>) -> Self {
+        DeleteInBackground(Some(std::thread::spawn(move || {
+            for path in paths {
+                // A file left behind goes with its temporary folder at the end.
+                let _ = std::fs::remove_file(path);
+            }
+        })))
+    }
+}
+
+impl Drop for DeleteInBackground {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// `--annotate-only` attaches spans to JSONL records: text files cannot carry them.

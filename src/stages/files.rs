@@ -209,8 +209,9 @@ impl RecordFile {
     }
 }
 
-/// Writes a small file (a marker, the manifest) under a temporary name, then renames it.
-pub fn write_small(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes a small file (a marker, the manifest) under a temporary name, then renames it; a
+/// `durable` one is synced to disk first.
+pub fn write_small(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut temp = tempfile::Builder::new()
@@ -218,7 +219,9 @@ pub fn write_small(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     temp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    if durable {
+        temp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    }
     temp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }

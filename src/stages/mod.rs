@@ -231,6 +231,16 @@ impl Work {
     /// Writes the plan into `dir`; a folder that already holds the same plan is kept (a rerun), one
     /// that holds another is refused.
     pub fn plan(dir: &Path, manifest: Manifest) -> Result<Work> {
+        Work::plan_in(dir, manifest, true)
+    }
+
+    /// [`Work::plan`] for a work folder that lives only as long as the run (`gleaner clean`'s):
+    /// nothing in it is synced to disk, as a crash throws it away anyway.
+    pub fn plan_temporary(dir: &Path, manifest: Manifest) -> Result<Work> {
+        Work::plan_in(dir, manifest, false)
+    }
+
+    fn plan_in(dir: &Path, manifest: Manifest, durable: bool) -> Result<Work> {
         let bytes = manifest.to_json();
         let path = dir.join("manifest.json");
         match std::fs::read(&path) {
@@ -242,7 +252,7 @@ impl Work {
                 )))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                files::write_small(&path, &bytes)?
+                files::write_small(&path, &bytes, durable)?
             }
             Err(e) => return Err(Error::io(&path, e)),
         }
@@ -250,7 +260,7 @@ impl Work {
             dir: dir.to_path_buf(),
             hash: xxh3_64(&bytes),
             manifest,
-            durable: true,
+            durable,
         })
     }
 
@@ -331,7 +341,7 @@ impl Work {
     }
 
     pub fn mark_done(&self, marker: Marker) -> Result<()> {
-        files::write_small(&self.marker(marker), &self.marker_bytes())
+        files::write_small(&self.marker(marker), &self.marker_bytes(), self.durable)
     }
 
     fn marker_bytes(&self) -> Vec<u8> {
