@@ -31,25 +31,25 @@ impl RouteChunk {
     /// documents numbered from `base` in their shard.
     pub fn pack(docs: &[&[Route]], groups: &SharedGroups, base: u32) -> Self {
         let mut chunk = RouteChunk::default();
+        let mut earlier = Vec::new();
         for routes in docs {
             let d = routes[0].0;
             chunk.docs.push((d - base, routes.len() as u32));
             let mut last_pos = 0;
-            for &(_, pos, g) in *routes {
-                let (first, common, ps, pe) = groups.groups[g as usize];
-                let postings = &groups.postings[ps as usize..pe as usize];
-                let earlier = &postings[..postings.partition_point(|p| p.0 < d)];
-                varint::push(&mut chunk.bytes, pos - last_pos);
-                varint::push(&mut chunk.bytes, d - first);
+            for r in *routes {
+                earlier.clear();
+                let e = groups.entry(r, &mut earlier);
+                varint::push(&mut chunk.bytes, e.pos - last_pos);
+                varint::push(&mut chunk.bytes, d - e.first);
                 varint::push(
                     &mut chunk.bytes,
-                    (earlier.len() as u32) << 1 | common as u32,
+                    (earlier.len() as u32) << 1 | e.common as u32,
                 );
-                for &(doc, block) in earlier {
+                for &(doc, block) in &earlier {
                     varint::push(&mut chunk.bytes, d - 1 - doc);
                     varint::push(&mut chunk.bytes, block);
                 }
-                last_pos = pos;
+                last_pos = e.pos;
             }
         }
         chunk
