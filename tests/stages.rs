@@ -404,3 +404,38 @@ fn a_small_memory_budget_spills_to_more_partitions_with_the_same_output() {
         std::fs::read(&small_out).unwrap()
     );
 }
+
+/// A routes file damaged inside its packed entries stops the apply step with a message that
+/// names the file, and no output appears.
+#[test]
+fn damaged_routes_name_their_file_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    corpus(&input, 5, 2, 60);
+    let output = dir.path().join("out");
+    let inputs = discover(&[input.clone()]).unwrap();
+    let manifest = Manifest::new(&config(), &inputs, &output, (1, 1), true).unwrap();
+    let work = Work::plan(&dir.path().join("work"), manifest).unwrap();
+    let boilerplate =
+        gleaner::boilerplate::Boilerplate::from_config(&config().boilerplate).unwrap();
+    scan::run(&work, 0, boilerplate.as_ref(), true).unwrap();
+    resolve::run(&work, 0).unwrap();
+    merge::run(&work).unwrap();
+    // The file ends with the last record's packed entries: continuation bytes that never end.
+    let routes = work.routes_path(0, 0);
+    let mut bytes = std::fs::read(&routes).unwrap();
+    let n = bytes.len();
+    assert!(n > 200, "the corpus shares shingles: {n} bytes of routes");
+    bytes[n - 6..].fill(0xFF);
+    std::fs::write(&routes, bytes).unwrap();
+    let err = apply::run_task(&work, Task { index: 0, count: 1 }, true)
+        .err()
+        .expect("damaged routes are refused")
+        .to_string();
+    assert!(
+        err.contains("routes-0.bin") && err.contains("damaged"),
+        "{err}"
+    );
+    let written = std::fs::read_dir(&output).map_or(0, |d| d.count());
+    assert_eq!(written, 0, "nothing written under the output");
+}
