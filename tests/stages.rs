@@ -413,7 +413,7 @@ fn damaged_routes_name_their_file_and_write_nothing() {
     let input = dir.path().join("in");
     corpus(&input, 5, 2, 60);
     let output = dir.path().join("out");
-    let inputs = discover(&[input.clone()]).unwrap();
+    let inputs = discover(std::slice::from_ref(&input)).unwrap();
     let manifest = Manifest::new(&config(), &inputs, &output, (1, 1), true).unwrap();
     let work = Work::plan(&dir.path().join("work"), manifest).unwrap();
     let boilerplate =
@@ -429,8 +429,7 @@ fn damaged_routes_name_their_file_and_write_nothing() {
     bytes[n - 6..].fill(0xFF);
     std::fs::write(&routes, bytes).unwrap();
     let err = apply::run_task(&work, Task { index: 0, count: 1 }, true)
-        .err()
-        .expect("damaged routes are refused")
+        .expect_err("damaged routes are refused")
         .to_string();
     assert!(
         err.contains("routes-0.bin") && err.contains("damaged"),
