@@ -129,49 +129,110 @@ impl Projection {
 
 /// Says which hashes occur at least twice, and a few others: a shingle found once cannot be
 /// shared, and most shingles are found once, so the sort that follows handles a fraction of the
-/// partition. Two bits per slot ("seen", "seen again", side by side in one word, so that a hash
-/// costs one cache miss) of a table of about eight slots per hash; a hash that occurs twice
-/// always sets its second bit, a hash that occurs once shares a slot with another about one time
-/// in eight and passes too (the grouping then finds it alone).
+/// partition. Two bits per slot ("seen", "seen again") of a table of about eight slots per hash;
+/// a hash that occurs twice always sets its second bit, a hash that occurs once shares a slot
+/// with another about one time in eight and passes too (the grouping then finds it alone).
+///
+/// A table for a million hashes is megabytes, and each lookup in it would miss the cache, twice
+/// per hash. So the hashes are first spread into buckets by other bits of theirs, each bucket's
+/// table small enough for the first-level cache; each hash's answer is kept in bucket order and
+/// read back in the order of the hashes.
 #[derive(Default)]
 struct RepeatFilter {
-    bits: Vec<u64>,
-    mask: usize,
+    /// Where each bucket's hashes start in `marks`, and the end.
+    starts: Vec<usize>,
+    /// First each hash's slot in its bucket's table, then its answer (1: may repeat), bucket by
+    /// bucket in the order of the hashes.
+    marks: Vec<u16>,
+    /// One bucket's table at a time.
+    table: Vec<u64>,
+    bucket_mask: u64,
+    slot_mask: u64,
 }
+
+/// Slots of one bucket's table at most: two bits each, 16 KB.
+const BUCKET_SLOTS: usize = 1 << 16;
 
 impl RepeatFilter {
     /// The filter of `n` hashes, given by `hashes`.
     #[cfg(test)]
-    fn of<'a>(n: usize, hashes: impl Iterator<Item = &'a u64>) -> Self {
+    fn of<'a>(n: usize, hashes: impl Iterator<Item = &'a u64> + Clone) -> Self {
         let mut filter = RepeatFilter::default();
         filter.refill(n, hashes);
         filter
     }
 
     /// Makes this the filter of `n` hashes, given by `hashes`, in the memory it already has.
-    fn refill<'a>(&mut self, n: usize, hashes: impl Iterator<Item = &'a u64>) {
+    fn refill<'a>(&mut self, n: usize, hashes: impl Iterator<Item = &'a u64> + Clone) {
         let slots = (n * 8).next_power_of_two().max(64);
-        self.bits.clear();
-        self.bits.resize(slots / 32, 0);
-        self.mask = slots - 1;
+        let buckets = (slots / BUCKET_SLOTS).max(1);
+        let bucket_slots = slots / buckets;
+        self.bucket_mask = buckets as u64 - 1;
+        self.slot_mask = bucket_slots as u64 - 1;
+        // Count, then place each hash's slot in its bucket.
+        self.starts.clear();
+        self.starts.resize(buckets + 1, 0);
+        for &h in hashes.clone() {
+            self.starts[bucket_of(h, self.bucket_mask) + 1] += 1;
+        }
+        for b in 0..buckets {
+            self.starts[b + 1] += self.starts[b];
+        }
+        self.marks.clear();
+        self.marks.resize(self.starts[buckets], 0);
+        let mut next = self.starts.clone();
         for &h in hashes {
-            let (w, shift) = self.slot(h);
-            let word = self.bits[w];
-            let seen = (word >> shift) & 1;
-            self.bits[w] = word | (1 << shift) | (seen << (shift + 1));
+            let at = &mut next[bucket_of(h, self.bucket_mask)];
+            self.marks[*at] = (h & self.slot_mask) as u16;
+            *at += 1;
+        }
+        // Each bucket in turn: fill its table, then replace every slot by its answer.
+        for b in 0..buckets {
+            let marks = &mut self.marks[self.starts[b]..self.starts[b + 1]];
+            self.table.clear();
+            self.table.resize(bucket_slots / 32, 0);
+            for &s in marks.iter() {
+                let (w, shift) = (s as usize / 32, (s % 32) as u32 * 2);
+                let word = self.table[w];
+                let seen = (word >> shift) & 1;
+                self.table[w] = word | (1 << shift) | (seen << (shift + 1));
+            }
+            for s in marks.iter_mut() {
+                let (w, shift) = (*s as usize / 32, (*s % 32) as u32 * 2);
+                *s = ((self.table[w] >> (shift + 1)) & 1) as u16;
+            }
         }
     }
 
-    /// The word and bit offset of `h`'s slot: its low bits, as the partition fixed the high ones.
-    fn slot(&self, h: u64) -> (usize, u32) {
-        let s = h as usize & self.mask;
-        (s / 32, (s % 32) as u32 * 2)
+    /// The answers, to be asked for every hash in the order the filter was filled with them.
+    fn answers(&self) -> Answers<'_> {
+        Answers {
+            filter: self,
+            next: self.starts.clone(),
+        }
     }
+}
 
-    /// Whether `h` may occur twice or more (always true when it does).
-    fn repeated(&self, h: u64) -> bool {
-        let (w, shift) = self.slot(h);
-        (self.bits[w] >> (shift + 1)) & 1 != 0
+/// The bucket of `h`, by bits 32 and up: the partition fixed the highest, and the lowest give
+/// the slot.
+fn bucket_of(h: u64, mask: u64) -> usize {
+    ((h >> 32) & mask) as usize
+}
+
+/// Reads a [`RepeatFilter`]'s answers back in the order of its hashes.
+struct Answers<'a> {
+    filter: &'a RepeatFilter,
+    next: Vec<usize>,
+}
+
+impl Answers<'_> {
+    /// Whether `h`, the next hash in the filter's order, may occur twice or more (always true
+    /// when it does).
+    fn repeated(&mut self, h: u64) -> bool {
+        let at = &mut self.next[bucket_of(h, self.filter.bucket_mask)];
+        let answer = self.filter.marks[*at] != 0;
+        *at += 1;
+        answer
     }
 }
 
@@ -248,10 +309,11 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
     let n = packed.iter().map(|p| p.1.hashes().len()).sum();
     let filter = &mut scratch.filter;
     filter.refill(n, packed.iter().flat_map(|p| p.1.hashes()));
+    let mut answers = filter.answers();
     let all = &mut scratch.occurrences;
     all.clear();
     for (base, o, i) in &packed {
-        o.unpack_where(*base, |h| filter.repeated(h), all)
+        o.unpack_where(*base, |h| answers.repeated(h), all)
             .ok_or_else(|| {
                 crate::Error::usage(format!(
                     "{}: damaged stage file (occurrences); run the scan again",
@@ -318,9 +380,10 @@ mod tests {
     /// The occurrences that pass the filter of their own hashes, in order.
     fn keep_repeated(all: &[Occurrence]) -> Vec<Occurrence> {
         let filter = RepeatFilter::of(all.len(), all.iter().map(|o| &o.0));
+        let mut answers = filter.answers();
         all.iter()
             .copied()
-            .filter(|o| filter.repeated(o.0))
+            .filter(|o| answers.repeated(o.0))
             .collect()
     }
 
@@ -349,6 +412,49 @@ mod tests {
                 prop_assert!(rest.any(|k| k == r), "{:?} was dropped", r);
             }
         }
+    }
+
+    #[test]
+    fn a_filter_of_many_buckets_keeps_every_repeated_hash() {
+        // Enough hashes for dozens of buckets; every third one is found again later.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut hashes = Vec::new();
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            hashes.push(x);
+            if i % 3 == 0 {
+                hashes.push(hashes[hashes.len() / 2]);
+            }
+        }
+        let all: Vec<Occurrence> = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| (h, i as u32, 0, 0))
+            .collect();
+        assert!(
+            RepeatFilter::of(all.len(), all.iter().map(|o| &o.0))
+                .starts
+                .len()
+                > 16
+        );
+        let mut counts = std::collections::HashMap::new();
+        for &h in &hashes {
+            *counts.entry(h).or_insert(0) += 1;
+        }
+        let kept = keep_repeated(&all);
+        let repeated: Vec<Occurrence> = all.iter().copied().filter(|o| counts[&o.0] >= 2).collect();
+        let mut rest = kept.iter();
+        for r in &repeated {
+            assert!(rest.any(|k| k == r), "{r:?} was dropped");
+        }
+        let singles = all.len() - repeated.len();
+        let passed = kept.len() - repeated.len();
+        assert!(
+            passed * 5 < singles,
+            "{passed} of {singles} single hashes kept"
+        );
     }
 
     #[test]

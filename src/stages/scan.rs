@@ -105,7 +105,7 @@ impl PackedOccurrences {
     pub fn unpack_where(
         &self,
         base: u32,
-        keep: impl Fn(u64) -> bool,
+        mut keep: impl FnMut(u64) -> bool,
         out: &mut Vec<Occurrence>,
     ) -> Option<()> {
         let (mut hashes, mut steps) = (self.hashes.iter(), self.steps.iter());
