@@ -45,10 +45,10 @@ pub fn sort_by_spread_key<T: Ord + Copy>(items: &mut [T], key: impl Fn(&T) -> u6
         |t| (offset(t) >> first_shift) as usize,
         1 << first_bits,
     );
-    let (mut buffer, mut counts) = (Vec::new(), Vec::new());
+    let (mut buffer, mut ends) = (Vec::new(), Vec::new());
     for w in starts.windows(2) {
         let run = &mut items[w[0]..w[1]];
-        if run.len() <= SHORT_RUN {
+        if run.len() <= SHORT_RUN || run.len() > u32::MAX as usize {
             finish(run);
             continue;
         }
@@ -61,18 +61,48 @@ pub fn sort_by_spread_key<T: Ord + Copy>(items: &mut [T], key: impl Fn(&T) -> u6
         let mask = (1u64 << bits) - 1;
         buffer.clear();
         buffer.extend_from_slice(run);
-        counts = scatter(
+        scatter_run(
             &buffer,
             run,
             |t| ((offset(t) >> shift) & mask) as usize,
             1 << bits,
-            counts,
+            &mut ends,
         );
-        for v in counts.windows(2) {
-            if v[1] - v[0] > 1 {
-                finish(&mut run[v[0]..v[1]]);
+        let mut start = 0;
+        for &end in &ends {
+            let end = end as usize;
+            if end - start > 1 {
+                finish(&mut run[start..end]);
             }
+            start = end;
         }
+    }
+}
+
+/// Places `from` (fewer than 2^32 items) into `to` by bucket (`bucket(t) < buckets`), leaving
+/// in `ends` where each bucket ends. Counts of four bytes, turned into places and counted up in
+/// place: the second pass's buckets are about as many as its items, so these arrays are as
+/// large as the items' keys, and every byte of them costs.
+fn scatter_run<T: Copy>(
+    from: &[T],
+    to: &mut [T],
+    bucket: impl Fn(&T) -> usize,
+    buckets: usize,
+    ends: &mut Vec<u32>,
+) {
+    ends.clear();
+    ends.resize(buckets, 0);
+    for t in from {
+        ends[bucket(t)] += 1;
+    }
+    let mut sum = 0;
+    for c in ends.iter_mut() {
+        (*c, sum) = (sum, sum + *c);
+    }
+    for t in from {
+        let at = &mut ends[bucket(t)];
+        to[*at as usize] = *t;
+        *at += 1;
     }
 }
 
@@ -117,25 +147,6 @@ fn place_in_buckets<T: Copy>(
             items[next[b]] = carried;
             next[b] += 1;
         }
-    }
-    starts
-}
-
-/// Places `from` into `to` by bucket (`bucket(t) < buckets`); returns where each bucket starts,
-/// and the end, in the vector `starts` it is given.
-fn scatter<T: Copy>(
-    from: &[T],
-    to: &mut [T],
-    bucket: impl Fn(&T) -> usize,
-    buckets: usize,
-    starts: Vec<usize>,
-) -> Vec<usize> {
-    let starts = bucket_starts(from, &bucket, buckets, starts);
-    let mut next = starts.clone();
-    for t in from {
-        let slot = &mut next[bucket(t)];
-        to[*slot] = *t;
-        *slot += 1;
     }
     starts
 }
