@@ -297,25 +297,84 @@ pub fn each_batch<P: Send, T: Send>(
 /// sends, a couple of batches behind: reading and computing go on while the last batch is
 /// written. `produce` stops at the first failed send (the writer has stopped), and the writer's
 /// error, when there is one, is the one returned.
+///
+/// The writer gets each item on loan ([`Loan`]): when it is done with one, the item goes back to
+/// this thread and is freed here, at the next send. Freed on the writer thread, the thousands of
+/// buffers of a batch would each take the lock of the allocator arena that the workers are
+/// allocating from, and the workers would wait on it.
 pub fn with_writer_thread<T: Send, W: Send>(
-    write: impl FnOnce(std::sync::mpsc::Receiver<T>) -> Result<W> + Send,
+    write: impl FnOnce(Loans<T>) -> Result<W> + Send,
     produce: impl FnOnce(&dyn Fn(T) -> Result<()>) -> Result<()>,
 ) -> Result<W> {
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<T>(2);
-        let writer = scope.spawn(move || write(rx));
+        let (back, returned) = std::sync::mpsc::channel::<T>();
+        let writer = scope.spawn(move || write(Loans { rx, back }));
+        let returned = &returned;
         let send = move |item: T| {
+            returned.try_iter().for_each(drop);
             tx.send(item)
                 .map_err(|_| Error::usage("the writer thread stopped"))
         };
         let produced = produce(&send);
+        // Ends the writer's items.
         drop(send);
         let written = writer.join().expect("the writer thread does not panic");
+        // The last items came back as the writer ended: freed here too.
+        returned.try_iter().for_each(drop);
         match (produced, written) {
             (_, Err(e)) | (Err(e), Ok(_)) => Err(e),
             (Ok(()), Ok(w)) => Ok(w),
         }
     })
+}
+
+/// What the writer thread of [`with_writer_thread`] receives: the items sent, in order, each on
+/// loan.
+pub struct Loans<T> {
+    rx: std::sync::mpsc::Receiver<T>,
+    back: std::sync::mpsc::Sender<T>,
+}
+
+impl<T> Iterator for Loans<T> {
+    type Item = Loan<T>;
+
+    fn next(&mut self) -> Option<Loan<T>> {
+        let item = self.rx.recv().ok()?;
+        Some(Loan {
+            item: Some(item),
+            back: self.back.clone(),
+        })
+    }
+}
+
+/// An item the writer thread may read and change; dropped, it goes back to the producing thread.
+pub struct Loan<T> {
+    item: Option<T>,
+    back: std::sync::mpsc::Sender<T>,
+}
+
+impl<T> std::ops::Deref for Loan<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.item.as_ref().expect("an item until dropped")
+    }
+}
+
+impl<T> std::ops::DerefMut for Loan<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.item.as_mut().expect("an item until dropped")
+    }
+}
+
+impl<T> Drop for Loan<T> {
+    fn drop(&mut self) {
+        if let Some(item) = self.item.take() {
+            // The producer has gone only when the run is ending: then it is freed here.
+            let _ = self.back.send(item);
+        }
+    }
 }
 
 fn optional_file(path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {
@@ -383,11 +442,44 @@ mod tests {
     #[test]
     fn the_writer_thread_gets_everything_in_order() {
         let got = with_writer_thread(
-            |rx| Ok(rx.into_iter().collect::<Vec<u32>>()),
+            |loans| Ok(loans.map(|l| *l).collect::<Vec<u32>>()),
             |send| (0..100).try_for_each(send),
         )
         .unwrap();
         assert_eq!(got, (0..100).collect::<Vec<_>>());
+    }
+
+    /// Records the thread that drops it.
+    struct Dropped(std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push(std::thread::current().id());
+        }
+    }
+
+    /// What the writer has written is freed on the producing thread, not on the writer's.
+    #[test]
+    fn written_items_are_freed_on_the_producing_thread() {
+        let drops = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer_thread = with_writer_thread(
+            |loans: Loans<Dropped>| {
+                for loan in loans {
+                    drop(loan);
+                }
+                Ok(std::thread::current().id())
+            },
+            |send| (0..50).try_for_each(|_| send(Dropped(drops.clone()))),
+        )
+        .unwrap();
+        let drops = drops.lock().unwrap();
+        assert_eq!(drops.len(), 50);
+        let here = std::thread::current().id();
+        assert_ne!(writer_thread, here);
+        assert!(
+            drops.iter().all(|&t| t == here),
+            "freed on the writer thread"
+        );
     }
 
     /// A writer that fails stops the producer at its next send, and its error is the one
@@ -396,9 +488,9 @@ mod tests {
     fn the_writers_error_wins_and_stops_the_producer() {
         let mut sent = 0;
         let result = with_writer_thread(
-            |rx: std::sync::mpsc::Receiver<u32>| -> Result<()> {
-                for item in rx {
-                    if item == 3 {
+            |loans: Loans<u32>| -> Result<()> {
+                for item in loans {
+                    if *item == 3 {
                         return Err(Error::usage("disk full"));
                     }
                 }

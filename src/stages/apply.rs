@@ -18,7 +18,7 @@ use crate::dedup::passages::{DocShared, Scratch, SharedEntry};
 use crate::error::{Error, Result};
 use crate::pipeline::{
     apply_document, apply_line, each_batch, with_writer_thread, Applied, ApplyContext, IdIndex,
-    Progress, Slot, Source,
+    Loans, Progress, Slot, Source,
 };
 use crate::report::Counts;
 use rayon::prelude::*;
@@ -282,9 +282,10 @@ pub fn run(
         lines_only,
     };
     // A writer thread writes each batch while the workers apply the next one.
-    let write = move |rx: std::sync::mpsc::Receiver<(usize, Vec<Slot<Result<Applied>>>)>| {
-        for (file_index, applied) in rx {
-            writer.write_batch(file_index, applied)?;
+    let write = move |batches: Loans<(usize, Vec<Slot<Result<Applied>>>)>| {
+        for mut batch in batches {
+            let (file_index, applied) = &mut *batch;
+            writer.write_batch(*file_index, applied)?;
         }
         Ok(writer)
     };
@@ -411,15 +412,22 @@ impl OutputWriter<'_> {
     fn write_batch(
         &mut self,
         file_index: usize,
-        applied: Vec<Slot<Result<Applied>>>,
+        applied: &mut Vec<Slot<Result<Applied>>>,
     ) -> Result<()> {
+        // A document that failed ends the run (and no output is kept): its error is taken out.
+        if let Some(i) = applied.iter().position(|s| matches!(s, Slot::Doc(Err(_)))) {
+            if let Slot::Doc(Err(e)) = applied.swap_remove(i) {
+                return Err(e);
+            }
+        }
         for f in self.next_unfinished..file_index {
             self.corpus.end_file(f)?;
         }
         self.next_unfinished = file_index;
-        for slot in applied {
+        for slot in applied.iter() {
             let a = match slot {
-                Slot::Doc(a) => a?,
+                Slot::Doc(Ok(a)) => a,
+                Slot::Doc(Err(_)) => unreachable!("errors are taken out above"),
                 Slot::Bad(bad) => {
                     self.counts.records_skipped += 1;
                     if let Some(file) = &mut self.outputs.rejected {

@@ -11,7 +11,7 @@ use crate::corpus::DocId;
 use crate::dedup::docs::band_keys;
 use crate::dedup::passages::Occurrence;
 use crate::error::Result;
-use crate::pipeline::{each_batch, with_writer_thread, DocScan, Progress, Slot, Source};
+use crate::pipeline::{each_batch, with_writer_thread, DocScan, Loans, Progress, Slot, Source};
 
 pub const FACTS: &str = "facts";
 pub const INDEX: &str = "index";
@@ -257,17 +257,18 @@ pub fn run(
     let passages = config.dedup.passages || config.dedup.explain_reuse;
     let progress = Progress::new("scan", quiet);
     // A writer thread writes each batch's records while the workers scan the next one.
-    let write = move |rx: std::sync::mpsc::Receiver<WrittenBatch>| -> Result<ShardIndex> {
+    let write = move |batches: Loans<WrittenBatch>| -> Result<ShardIndex> {
         let mut shard = ShardIndex::default();
-        for (docs, partitions) in rx {
+        for batch in batches {
+            let (docs, partitions) = &*batch;
             for (doc_id, text_bytes, bytes) in docs {
-                shard.docs.push((doc_id, facts.offset()));
-                shard.text_bytes.push(text_bytes);
-                facts.write_serialized(&bytes)?;
+                shard.docs.push((*doc_id, facts.offset()));
+                shard.text_bytes.push(*text_bytes);
+                facts.write_serialized(bytes)?;
             }
             for (out, records) in part_out.iter_mut().zip(partitions) {
                 for bytes in records {
-                    out.write_serialized(&bytes)?;
+                    out.write_serialized(bytes)?;
                 }
             }
         }
