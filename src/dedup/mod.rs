@@ -185,13 +185,13 @@ impl DocFacts {
         &self.shingles[b.first as usize..b.last as usize]
     }
 
-    /// The shingles of blocks that are not boilerplate: what document similarity compares.
-    pub fn content_shingles(&self) -> Vec<u64> {
-        self.blocks
-            .iter()
-            .filter(|b| !b.boilerplate)
-            .flat_map(|b| self.block_shingles(b).iter().copied())
-            .collect()
+    /// The shingles of blocks that are not boilerplate (what document similarity compares), into
+    /// `out`: a buffer the scanning thread keeps from document to document.
+    pub fn content_shingles_into(&self, out: &mut Vec<u64>) {
+        out.clear();
+        for b in self.blocks.iter().filter(|b| !b.boilerplate) {
+            out.extend_from_slice(self.block_shingles(b));
+        }
     }
 
     pub fn block_fingerprints(&self, b: &BlockFacts) -> &[u32] {
@@ -273,6 +273,7 @@ impl Scanner {
             shingler,
             tokens,
             shingles,
+            content,
         } = scratch;
         // Without passages the shingle list is only a step to the fingerprints: its buffer is
         // handed back to the thread at the end, for the next document.
@@ -349,9 +350,9 @@ impl Scanner {
         }
         if let Some(m) = &self.minhash {
             if facts.blocks.iter().any(|b| b.boilerplate) {
-                let content = facts.content_shingles();
+                facts.content_shingles_into(content);
                 if !content.is_empty() {
-                    facts.signature = m.signature(&content);
+                    facts.signature = m.signature(content);
                 }
             } else if !facts.shingles.is_empty() {
                 facts.signature = m.signature(&facts.shingles);
@@ -379,6 +380,8 @@ struct ScanScratch {
     shingler: Option<Shingler>,
     tokens: Vec<Token>,
     shingles: Vec<u64>,
+    /// The shingles of a document's content blocks, for its signature.
+    content: Vec<u64>,
 }
 
 /// Whether the facts keep each block's shingles (for the passage step and reuse spans).
