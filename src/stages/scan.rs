@@ -29,6 +29,9 @@ pub enum PartChunk {
     Lines(#[serde(with = "super::words")] Vec<u64>),
 }
 
+/// bincode's tag of [`PartChunk::Occurrences`]: its variant index.
+const OCCURRENCES_TAG: u32 = 0;
+
 /// Shingle occurrences in (document, position) order, packed to about half their size: per
 /// document its number and count of occurrences; per occurrence its hash, and the steps in
 /// position and block from the document's previous occurrence as LEB128 bytes.
@@ -45,9 +48,10 @@ pub struct PackedOccurrences {
 }
 
 impl PackedOccurrences {
-    /// Room for about `n` occurrences.
-    fn with_capacity(n: usize) -> Self {
+    /// Room for about `n` occurrences of `docs` documents.
+    fn with_capacity(n: usize, docs: usize) -> Self {
         PackedOccurrences {
+            docs: Vec::with_capacity(docs),
             hashes: Vec::with_capacity(n),
             steps: Vec::with_capacity(2 * n),
             ..PackedOccurrences::default()
@@ -56,7 +60,7 @@ impl PackedOccurrences {
 
     /// Packs occurrences given in (document, position) order.
     pub fn pack(occurrences: &[Occurrence]) -> Self {
-        let mut packed = PackedOccurrences::with_capacity(occurrences.len());
+        let mut packed = PackedOccurrences::with_capacity(occurrences.len(), 0);
         for &o in occurrences {
             packed.push(o);
         }
@@ -78,11 +82,41 @@ impl PackedOccurrences {
         self.last = (pos, block);
     }
 
-    /// Appends `other`, whose documents all come after this one's.
-    fn append(&mut self, other: &PackedOccurrences) {
-        self.docs.extend_from_slice(&other.docs);
-        self.hashes.extend_from_slice(&other.hashes);
-        self.steps.extend_from_slice(&other.steps);
+    /// The bytes of `PartChunk::Occurrences` of `parts` appended one after another (each one's
+    /// documents after the previous one's), written straight from the parts: what
+    /// `bincode::serialize` writes for them appended, without the copy that appending makes.
+    fn serialize_appended(parts: &[&PackedOccurrences]) -> Vec<u8> {
+        let (mut docs, mut hashes, mut steps) = (0, 0, 0);
+        for p in parts {
+            docs += p.docs.len();
+            hashes += p.hashes.len();
+            steps += p.steps.len();
+        }
+        let mut bytes = Vec::with_capacity(4 + 3 * 8 + 8 * docs + 8 * hashes + steps);
+        // bincode's enum tag (a u32 variant index), then each field: a u64 length and the items.
+        bytes.extend_from_slice(&OCCURRENCES_TAG.to_le_bytes());
+        bytes.extend_from_slice(&(docs as u64).to_le_bytes());
+        for p in parts {
+            for &(doc, count) in &p.docs {
+                bytes.extend_from_slice(&doc.to_le_bytes());
+                bytes.extend_from_slice(&count.to_le_bytes());
+            }
+        }
+        bytes.extend_from_slice(&(8 * hashes as u64).to_le_bytes());
+        for p in parts {
+            if cfg!(target_endian = "little") {
+                bytes.extend_from_slice(bytemuck::cast_slice(&p.hashes));
+            } else {
+                p.hashes
+                    .iter()
+                    .for_each(|h| bytes.extend_from_slice(&h.to_le_bytes()));
+            }
+        }
+        bytes.extend_from_slice(&(steps as u64).to_le_bytes());
+        for p in parts {
+            bytes.extend_from_slice(&p.steps);
+        }
+        bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -176,7 +210,7 @@ fn split_by_partition(
     };
     let mut parts = Parts {
         occurrences: (0..parts_n)
-            .map(|_| PackedOccurrences::with_capacity(share))
+            .map(|_| PackedOccurrences::with_capacity(share, chunk.len()))
             .collect(),
         bands: vec![Vec::new(); parts_n],
         lines: vec![Vec::new(); parts_n],
@@ -205,30 +239,32 @@ fn split_by_partition(
 /// Partition `j`'s records of a batch, serialized: occurrences (a sorted run), band keys and
 /// short lines, each record only when not empty.
 fn serialize_partition(chunks: &[Parts], j: usize) -> Vec<Vec<u8>> {
-    let n: usize = chunks.iter().map(|c| c.occurrences[j].hashes.len()).sum();
-    let mut occurrences = PackedOccurrences::with_capacity(n);
+    let occurrences: Vec<&PackedOccurrences> = chunks
+        .iter()
+        .map(|c| &c.occurrences[j])
+        .filter(|o| !o.is_empty())
+        .collect();
     let mut keys = Vec::new();
     let mut lines = Vec::new();
     for c in chunks {
-        occurrences.append(&c.occurrences[j]);
         keys.extend_from_slice(&c.bands[j]);
         lines.extend_from_slice(&c.lines[j]);
     }
     let records = [
-        (!occurrences.is_empty()).then_some(PartChunk::Occurrences(occurrences)),
         (!keys.is_empty()).then_some(PartChunk::Bands(keys)),
         (!lines.is_empty()).then_some(PartChunk::Lines(lines)),
     ];
-    records
+    let others = records.into_iter().flatten().map(|r| {
+        // Sized up front: growing a buffer of megabytes copies it and faults in new pages.
+        let size = bincode::serialized_size(&r).expect("sizing a record");
+        let mut bytes = Vec::with_capacity(size as usize);
+        bincode::serialize_into(&mut bytes, &r).expect("serializing into memory");
+        bytes
+    });
+    (!occurrences.is_empty())
+        .then(|| PackedOccurrences::serialize_appended(&occurrences))
         .into_iter()
-        .flatten()
-        .map(|r| {
-            // Sized up front: growing a buffer of megabytes copies it and faults in new pages.
-            let size = bincode::serialized_size(&r).expect("sizing a record");
-            let mut bytes = Vec::with_capacity(size as usize);
-            bincode::serialize_into(&mut bytes, &r).expect("serializing into memory");
-            bytes
-        })
+        .chain(others)
         .collect()
 }
 
@@ -391,6 +427,37 @@ mod tests {
             prop_assert_eq!(back.unpack_where(base, odd, &mut some), Some(()));
             let expected: Vec<Occurrence> = out.into_iter().filter(|o| odd(o.0)).collect();
             prop_assert_eq!(some, expected);
+        }
+    }
+
+    proptest! {
+        /// The parts written straight are the bytes bincode writes for them appended.
+        #[test]
+        fn parts_serialized_straight_are_bincode_of_them_appended(
+            parts in proptest::collection::vec(
+                proptest::collection::vec((any::<u64>(), 0u32..3, 0u32..1000, 0u32..9), 0..12),
+                0..5,
+            ),
+        ) {
+            let mut all: Vec<Occurrence> = Vec::new();
+            let mut packed = Vec::new();
+            let mut doc = 0;
+            for list in parts {
+                let mut part = Vec::new();
+                for (hash, gap, pos, block) in list {
+                    doc += gap;
+                    let last = part.last().filter(|o: &&Occurrence| o.1 == doc);
+                    let (pos, block) = last.map_or((pos, block), |o| (o.2 + pos, o.3 + block));
+                    part.push((hash, doc, pos, block));
+                }
+                doc += 1;
+                all.extend_from_slice(&part);
+                packed.push(PackedOccurrences::pack(&part));
+            }
+            let refs: Vec<&PackedOccurrences> = packed.iter().collect();
+            let expected = bincode::serialize(&PartChunk::Occurrences(PackedOccurrences::pack(&all)))
+                .unwrap();
+            prop_assert_eq!(PackedOccurrences::serialize_appended(&refs), expected);
         }
     }
 
