@@ -272,12 +272,15 @@ pub fn read_index(work: &Work, i: usize) -> Result<ShardIndex> {
     Ok(index)
 }
 
-/// The largest buffers of a resolve task, kept from one partition to the next: fresh memory
-/// costs the kernel a page fault per 4 KB.
+/// The largest buffers of a resolve task, kept from one partition of a work folder to the next:
+/// fresh memory costs the kernel a page fault per 4 KB.
 #[derive(Default)]
 pub struct Scratch {
     filter: RepeatFilter,
     occurrences: Vec<Occurrence>,
+    /// [`shard_bases`], read once: each shard's index holds an entry per document, and reading
+    /// them all again for each of hundreds of partitions would cost more than resolving them.
+    bases: Option<(Vec<u32>, u32)>,
 }
 
 /// Runs resolve task `j` (skipped when already done).
@@ -292,7 +295,10 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
     }
     work.require(&format!("resolve {j}"), &work.scan_markers())?;
     let config = &work.manifest.config;
-    let (bases, total) = shard_bases(work)?;
+    if scratch.bases.is_none() {
+        scratch.bases = Some(shard_bases(work)?);
+    }
+    let (bases, total) = scratch.bases.clone().expect("read above");
 
     // One pass over the partition's files of every shard. Occurrences stay packed until the
     // hashes found once are known: most are, and never need unpacking.
