@@ -68,8 +68,12 @@ struct PartitionRoutes {
     chunk: Option<RouteChunk>,
     next_doc: usize,
     next_byte: usize,
-    /// The batch's documents: their number in the shard and range of `taken.entries`.
-    docs: Vec<(u32, u32, u32)>,
+    /// The batch's first document (its number in the shard), and for each document of the
+    /// batch from that one on, its range of `taken.entries` (empty for none): found by
+    /// subtraction, since each document looks in every partition, of which there are hundreds
+    /// on a large corpus.
+    first: u32,
+    ranges: Vec<(u32, u32)>,
     taken: DocShared,
 }
 
@@ -84,15 +88,19 @@ impl PartitionRoutes {
             chunk,
             next_doc: 0,
             next_byte: 0,
-            docs: Vec::new(),
+            first: 0,
+            ranges: Vec::new(),
             taken: DocShared::default(),
         })
     }
 
     /// Decodes the entries of every document numbered `last` or less, in place of the last
-    /// batch's.
-    fn take_up_to(&mut self, last: u32, base: u32) -> Result<()> {
-        self.docs.clear();
+    /// batch's, which ended before `first`.
+    fn take_batch(&mut self, first: u32, last: u32, base: u32) -> Result<()> {
+        self.first = first;
+        self.ranges.clear();
+        self.ranges
+            .resize(last.saturating_sub(first) as usize + 1, (0, 0));
         self.taken.entries.clear();
         self.taken.postings.clear();
         let damaged = || {
@@ -119,16 +127,22 @@ impl PartitionRoutes {
             unpack_doc(&mut bytes, d, count, &mut self.taken).ok_or_else(damaged)?;
             self.next_byte = chunk.bytes().len() - bytes.as_slice().len();
             self.next_doc += 1;
-            self.docs
-                .push((local, start, self.taken.entries.len() as u32));
+            if let Some(range) = local
+                .checked_sub(first)
+                .and_then(|k| self.ranges.get_mut(k as usize))
+            {
+                *range = (start, self.taken.entries.len() as u32);
+            }
         }
         Ok(())
     }
 
     /// Document `local`'s entries and their postings, when the batch has any.
     fn of(&self, local: u32) -> Option<DocEntries<'_>> {
-        let k = self.docs.binary_search_by_key(&local, |d| d.0).ok()?;
-        let (_, start, end) = self.docs[k];
+        let &(start, end) = self.ranges.get(local.checked_sub(self.first)? as usize)?;
+        if start == end {
+            return None;
+        }
         let entries = &self.taken.entries[start as usize..end as usize];
         let (lo, hi) = match (entries.first(), entries.last()) {
             (Some(a), Some(b)) => (a.post_start as usize, b.post_end as usize),
@@ -150,13 +164,13 @@ impl RouteStreams {
     /// position. Batches must be asked for in increasing order. Each partition's file is read
     /// on a worker of its own.
     fn take_batch(&mut self, locals: &[u32]) -> Result<Vec<DocShared>> {
-        let Some(&last) = locals.last() else {
+        let (Some(&first), Some(&last)) = (locals.first(), locals.last()) else {
             return Ok(Vec::new());
         };
         let base = self.base;
         self.parts
             .par_iter_mut()
-            .try_for_each(|part| part.take_up_to(last, base))?;
+            .try_for_each(|part| part.take_batch(first, last, base))?;
         let parts = &self.parts;
         Ok(locals
             .par_iter()
