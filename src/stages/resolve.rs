@@ -25,15 +25,16 @@ pub const REPEATED: &str = "repeated";
 /// the input however large the corpus.
 const BYTES_AT_ONCE: u64 = 16 << 20;
 /// Input bytes of one partition at most, for speed: the per-occurrence cost of a partition's
-/// repeat filter and sort grows with its size (the 101 MB bench corpus in 26 partitions rather
-/// than 7 resolves in 0.51 s rather than 0.68 s on one thread), while each partition adds a
-/// record per scan batch and a file per scan shard: about this size is where the two meet.
-const PARTITION_BYTES: u64 = 4 << 20;
+/// repeat filter and sort grows with its size (the 101 MB bench corpus in 13 partitions rather
+/// than 7 resolves in 0.59 s rather than 0.68 s on one thread), while each partition costs
+/// every scan and apply batch a record (the 1 GB corpus in 240 partitions rather than 128 took
+/// 1.9 s longer to scan and apply than resolving saved).
+const PARTITION_BYTES: u64 = 8 << 20;
 /// A scan task keeps one file open per partition.
 const MAX_PARTITIONS: u64 = 512;
 
 /// How many hash-range partitions `gleaner clean` resolves, `at_once` at a time: enough that
-/// each covers at most 4 MiB of input, that `at_once` of them cover at most 16 MiB, and that
+/// each covers at most 8 MiB of input, that `at_once` of them cover at most 16 MiB, and that
 /// the occurrences of `at_once` partitions fit in an eighth of `--max-memory`. Without passages
 /// there are no occurrences, only a few band keys and short lines per document: one partition
 /// holds them.
@@ -472,13 +473,13 @@ mod tests {
     }
 
     #[test]
-    fn partitions_cover_at_most_4_mib_of_input_and_16_mib_at_once() {
+    fn partitions_cover_at_most_8_mib_of_input_and_16_mib_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.jsonl");
-        // Only the size counts: 9 MiB, sparse.
+        // Only the size counts: 17 MiB, sparse.
         std::fs::File::create(&path)
             .unwrap()
-            .set_len(9 << 20)
+            .set_len(17 << 20)
             .unwrap();
         let inputs = [InputFile {
             path: path.clone(),
@@ -489,11 +490,11 @@ mod tests {
             max_memory: Some(1 << 40),
             ..Config::default()
         };
-        // 9 MiB in parts of 4 MiB at most, whether one or two are held at once.
+        // 17 MiB in parts of 8 MiB at most, whether one or two are held at once.
         assert_eq!(partitions_for(&config, &inputs, 1), 3);
         assert_eq!(partitions_for(&config, &inputs, 2), 3);
-        // Eight at once cover 16 MiB at most: 72 MiB / 16 MiB, rounded up.
-        assert_eq!(partitions_for(&config, &inputs, 8), 5);
+        // Eight at once cover 16 MiB at most: 136 MiB / 16 MiB, rounded up.
+        assert_eq!(partitions_for(&config, &inputs, 8), 9);
         // A small budget asks for more.
         let tight = Config {
             max_memory: Some(8 << 20),
