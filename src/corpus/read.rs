@@ -38,9 +38,6 @@ impl DocId {
 
 /// One document, parsed.
 pub struct Document<'a> {
-    /// Position in corpus order among the documents read, counting from 0 over all files
-    /// (set by the caller, which alone knows which records were skipped).
-    pub ordinal: usize,
     pub doc_id: DocId,
     /// 1-based line of the record in its file (1 for text files).
     pub line: u64,
@@ -107,6 +104,34 @@ impl RawBatch {
             .collect()
     }
 
+    /// The DocId of each item, in order, known before parsing.
+    pub fn doc_ids(&self) -> Vec<DocId> {
+        self.items
+            .iter()
+            .map(|item| DocId::new(self.file_index, item.record_index))
+            .collect()
+    }
+
+    /// Parses every item and maps each document, with its item of `with`, in the same parallel
+    /// task, while its text is still in the cache; one result per item, in order.
+    pub fn parse_map<W: Send, T: Send>(
+        &self,
+        input: &InputFile,
+        fields: &Fields,
+        with: Vec<W>,
+        map: impl Fn(Document<'_>, W) -> T + Sync,
+    ) -> Vec<Result<T>> {
+        assert_eq!(with.len(), self.items.len(), "one value per item");
+        self.items
+            .par_iter()
+            .zip(with)
+            .map(|(item, w)| {
+                let bytes = &self.data[item.range.clone()];
+                parse_item(input, self.file_index, bytes, item, fields).map(|doc| map(doc, w))
+            })
+            .collect()
+    }
+
     /// The raw bytes of item `i`, for reporting a record that could not be read.
     pub fn item_bytes(&self, i: usize) -> &[u8] {
         &self.data[self.items[i].range.clone()]
@@ -132,7 +157,6 @@ fn parse_item<'a>(
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         return Ok(Document {
-            ordinal: 0,
             doc_id,
             line: 1,
             id: text_id(&input.rel_path),
@@ -150,7 +174,6 @@ fn parse_item<'a>(
     };
     if fields.lines_only {
         return Ok(Document {
-            ordinal: 0,
             doc_id,
             line: item.line,
             id: String::new(),
@@ -174,7 +197,6 @@ fn parse_item<'a>(
         .id(&fields.id)
         .unwrap_or_else(|| format!("{}:{}", input.rel_path.display(), item.line));
     Ok(Document {
-        ordinal: 0,
         doc_id,
         line: item.line,
         id,

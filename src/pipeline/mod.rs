@@ -8,8 +8,6 @@ mod progress;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use rayon::prelude::*;
-
 pub use apply::{apply_document, apply_line, Applied, ApplyContext, IdIndex};
 pub use progress::Progress;
 
@@ -231,16 +229,18 @@ pub struct Source<'a> {
     pub lines_only: bool,
 }
 
-/// Reads the documents of input files `files` in batches: `prepare` sees each batch's documents
-/// in order (for state that streams along with them), `map` runs on each document in parallel,
-/// `consume` receives the results in order. A record that cannot be read stops the run (the first
-/// in corpus order, so the message does not depend on timing) or, with `--on-error skip`, comes
-/// through as [`Slot::Bad`].
+/// Reads the documents of input files `files` in batches: `prepare` sees the DocIds of each
+/// batch's records in order, before they are parsed (for state that streams along with them,
+/// one value per record), then each record is parsed and its document given to `map` with its
+/// value, in parallel (parsed and processed by one task, while its text is in the cache), and
+/// `consume` receives the results in order. A record that cannot be read stops the run (the
+/// first in corpus order, so the message does not depend on timing) or, with `--on-error skip`,
+/// comes through as [`Slot::Bad`].
 pub fn each_batch<P: Send, T: Send>(
     config: &Config,
     source: Source<'_>,
     progress: &Progress,
-    mut prepare: impl FnMut(&[Document]) -> Result<Vec<P>>,
+    mut prepare: impl FnMut(&[DocId]) -> Result<Vec<P>>,
     map: impl Fn(&InputFile, &Document, P) -> T + Sync,
     mut consume: impl FnMut(usize, Vec<Slot<T>>) -> Result<()>,
 ) -> Result<()> {
@@ -250,44 +250,28 @@ pub fn each_batch<P: Send, T: Send>(
         raw: source.keep_raw,
         lines_only: source.lines_only,
     };
-    let mut next_ordinal = 0;
     for_each_batch(
         source.inputs,
         source.files,
         config.batch_bytes(),
         |input, batch| {
-            let mut docs = Vec::with_capacity(batch.len());
-            // In line order: `None` for a document (in `docs`), `Some` for a bad record.
-            let mut order = Vec::with_capacity(batch.len());
-            for (i, parsed) in batch.parse(input, &fields).into_iter().enumerate() {
-                match parsed {
-                    Ok(mut doc) => {
-                        doc.ordinal = next_ordinal;
-                        next_ordinal += 1;
-                        docs.push(doc);
-                        order.push(None);
+            let prepared = prepare(&batch.doc_ids())?;
+            let mapped = batch.parse_map(input, &fields, prepared, |doc, p| map(input, &doc, p));
+            let mut slots = Vec::with_capacity(mapped.len());
+            let mut docs = 0;
+            for (i, result) in mapped.into_iter().enumerate() {
+                match result {
+                    Ok(value) => {
+                        docs += 1;
+                        slots.push(Slot::Doc(value));
                     }
                     Err(e) if config.on_error == OnError::Skip => {
-                        order.push(Some(BadRecord::new(e, batch.item_bytes(i))))
+                        slots.push(Slot::Bad(BadRecord::new(e, batch.item_bytes(i))))
                     }
                     Err(e) => return Err(e),
                 }
             }
-            let prepared = prepare(&docs)?;
-            let mut mapped = docs
-                .par_iter()
-                .zip(prepared)
-                .map(|(d, p)| map(input, d, p))
-                .collect::<Vec<T>>()
-                .into_iter();
-            progress.advance(docs.len(), batch.bytes());
-            let slots = order
-                .into_iter()
-                .map(|bad| match bad {
-                    Some(bad) => Slot::Bad(bad),
-                    None => Slot::Doc(mapped.next().expect("one mapped value per document")),
-                })
-                .collect();
+            progress.advance(docs, batch.bytes());
             consume(batch.file_index, slots)
         },
     )

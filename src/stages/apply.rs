@@ -308,18 +308,16 @@ pub fn run(
             config,
             source,
             &progress,
-            |docs| {
-                let mut prepared = docs
+            |doc_ids| {
+                // `None` for a record the scan did not read (one it skipped as bad, or a work
+                // folder of other inputs): its document, if it parses, is an error.
+                let mut prepared = doc_ids
                     .iter()
-                    .map(|doc| {
-                        let ordinal = sources.ordinal(doc.doc_id).ok_or_else(|| {
-                            Error::usage(format!(
-                                "document {} was not scanned; the work folder does not match the \
-                                 inputs",
-                                doc.id
-                            ))
-                        })?;
-                        let file = doc.doc_id.file_index();
+                    .map(|&doc_id| {
+                        let Some(ordinal) = sources.ordinal(doc_id) else {
+                            return Ok(None);
+                        };
+                        let file = doc_id.file_index();
                         if drops.0 != file {
                             let path = work.decisions_path(file);
                             drops = (
@@ -331,20 +329,21 @@ pub fn run(
                         }
                         let drop = drops
                             .1
-                            .binary_search_by_key(&doc.doc_id, |d| d.0)
+                            .binary_search_by_key(&doc_id, |d| d.0)
                             .ok()
                             .map(|i| drops.1[i].1.clone());
-                        Ok(Prepared {
+                        Ok(Some(Prepared {
                             ordinal,
                             drop,
                             shared: DocShared::default(),
-                        })
+                        }))
                     })
-                    .collect::<Result<Vec<Prepared>>>()?;
+                    .collect::<Result<Vec<Option<Prepared>>>>()?;
                 if judge {
                     // A batch is one input file's, and a file is in one shard; still, each
                     // shard's run of documents is read on its own.
-                    for run in prepared.chunk_by_mut(|a, b| {
+                    let mut scanned: Vec<&mut Prepared> = prepared.iter_mut().flatten().collect();
+                    for run in scanned.chunk_by_mut(|a, b| {
                         sources.shard_of(a.ordinal).0 == sources.shard_of(b.ordinal).0
                     }) {
                         let (shard, local) = sources.shard_of(run[0].ordinal);
@@ -363,6 +362,12 @@ pub fn run(
                 Ok(prepared)
             },
             |_, doc, prepared| -> Result<Applied> {
+                let Some(prepared) = prepared else {
+                    return Err(Error::usage(format!(
+                        "document {} was not scanned; the work folder does not match the inputs",
+                        doc.id
+                    )));
+                };
                 if lines_only {
                     let raw = doc.raw.expect("lines are kept");
                     let text_bytes = sources.text_bytes(prepared.ordinal);
