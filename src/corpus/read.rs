@@ -88,22 +88,6 @@ impl RawBatch {
         self.data.len()
     }
 
-    /// Parses every item in parallel; one result per item, in order.
-    pub fn parse(&self, input: &InputFile, fields: &Fields) -> Vec<Result<Document<'_>>> {
-        self.items
-            .par_iter()
-            .map(|item| {
-                parse_item(
-                    input,
-                    self.file_index,
-                    &self.data[item.range.clone()],
-                    item,
-                    fields,
-                )
-            })
-            .collect()
-    }
-
     /// The DocId of each item, in order, known before parsing.
     pub fn doc_ids(&self) -> Vec<DocId> {
         self.items
@@ -404,9 +388,14 @@ mod tests {
     fn read_all(inputs: &[InputFile]) -> Result<Vec<(DocId, String, String)>> {
         let mut docs = Vec::new();
         for_each_batch(inputs, 0..inputs.len(), 64, |input, batch| {
-            for doc in batch.parse(input, &fields()) {
-                let doc = doc?;
-                docs.push((doc.doc_id, doc.id, doc.text));
+            let ids = batch.doc_ids();
+            let parsed = batch.parse_map(input, &fields(), ids.clone(), |doc, id| {
+                // The DocIds known before parsing are those of the documents.
+                assert_eq!(doc.doc_id, id);
+                (doc.doc_id, doc.id, doc.text)
+            });
+            for doc in parsed {
+                docs.push(doc?);
             }
             Ok(())
         })?;
