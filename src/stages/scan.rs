@@ -104,13 +104,7 @@ impl PackedOccurrences {
         }
         bytes.extend_from_slice(&(8 * hashes as u64).to_le_bytes());
         for p in parts {
-            if cfg!(target_endian = "little") {
-                bytes.extend_from_slice(bytemuck::cast_slice(&p.hashes));
-            } else {
-                p.hashes
-                    .iter()
-                    .for_each(|h| bytes.extend_from_slice(&h.to_le_bytes()));
-            }
+            bytes.extend_from_slice(&super::words::le_bytes(&p.hashes));
         }
         bytes.extend_from_slice(&(steps as u64).to_le_bytes());
         for p in parts {

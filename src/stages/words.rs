@@ -32,11 +32,16 @@ macro_rules! word {
 word!(u32, u64);
 
 pub fn serialize<T: Word, S: Serializer>(words: &[T], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bytes(&le_bytes(words))
+}
+
+/// The little-endian bytes of `words`: the words themselves on a little-endian machine.
+pub fn le_bytes<T: Word>(words: &[T]) -> std::borrow::Cow<'_, [u8]> {
     if cfg!(target_endian = "little") {
-        s.serialize_bytes(bytemuck::cast_slice(words))
+        std::borrow::Cow::Borrowed(bytemuck::cast_slice(words))
     } else {
         let le: Vec<T> = words.iter().map(|w| w.native_to_le()).collect();
-        s.serialize_bytes(bytemuck::cast_slice(&le))
+        std::borrow::Cow::Owned(bytemuck::cast_slice(&le).to_vec())
     }
 }
 
