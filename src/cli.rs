@@ -211,9 +211,16 @@ pub struct CleanArgs {
     pub max_memory: Option<u64>,
 
     /// Folder for the temporary work files (default: the system's temporary folder). They take
-    /// about three bytes per input byte, and are removed at the end of the run.
+    /// two to five bytes per input byte (more for text of short lines or without spaces), and
+    /// are removed at the end of the run.
     #[arg(long, value_name = "DIR")]
     pub tmp_dir: Option<PathBuf>,
+
+    /// Disk budget of the temporary work folder (bytes, or with a K, M, G or T suffix; default:
+    /// the free space of --tmp-dir's disk, less 5%): a run whose work folder reaches it stops
+    /// there, before the disk is full, and writes nothing.
+    #[arg(long, value_name = "BYTES", value_parser = crate::config::parse_bytes)]
+    pub max_tmp_space: Option<u64>,
 
     /// Tokens per shingle (w).
     #[arg(long, value_name = "W", default_value_t = DedupConfig::default().shingle_size, help_heading = "Near duplicates")]
@@ -362,6 +369,9 @@ impl CleanArgs {
         }
         if self.tmp_dir.is_some() {
             config.tmp_dir = self.tmp_dir.clone();
+        }
+        if self.max_tmp_space.is_some() {
+            config.max_tmp_space = self.max_tmp_space;
         }
         flag!("on_error", on_error);
         flag!("annotate_only", annotate_only);

@@ -43,6 +43,10 @@ pub struct Config {
     /// starts; absent: 80% of the machine's memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_memory: Option<u64>,
+    /// Disk budget of `gleaner clean`'s temporary work folder: a run whose folder reaches it
+    /// stops there; absent: the free space of the folder's disk, less 5 %.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tmp_space: Option<u64>,
     /// Folder for the temporary work files of `gleaner clean` (absent: the system's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tmp_dir: Option<std::path::PathBuf>,
@@ -65,6 +69,7 @@ impl Default for Config {
             quiet: false,
             batch_bytes: 0,
             max_memory: None,
+            max_tmp_space: None,
             tmp_dir: None,
             on_error: OnError::Stop,
             annotate_only: false,

@@ -97,6 +97,15 @@ pub struct ExplainRecord<'a> {
     pub score: Option<f64>,
 }
 
+/// A byte count for people: MiB, or bytes under one MiB.
+pub fn mib(bytes: u64) -> String {
+    if bytes < 1 << 20 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.0} MiB", bytes as f64 / (1 << 20) as f64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

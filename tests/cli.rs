@@ -771,6 +771,57 @@ fn a_document_of_a_million_lines_goes_through() {
     );
 }
 
+/// A run whose temporary work folder would pass `--max-tmp-space` stops there with the knobs
+/// named, leaves no output and removes its work folder; within the budget the output is the
+/// usual one.
+#[test]
+fn max_tmp_space_stops_a_run_before_its_work_folder_passes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let input = fixture("seeds.jsonl");
+    let args = |space: &str| {
+        vec![
+            "clean".to_string(),
+            input.to_str().unwrap().to_string(),
+            "-o".into(),
+            out.to_str().unwrap().to_string(),
+            "--tmp-dir".into(),
+            tmp.to_str().unwrap().to_string(),
+            "--max-tmp-space".into(),
+            space.into(),
+        ]
+    };
+    gleaner()
+        .args(args("8K"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "the temporary work folder in {} reached --max-tmp-space 8192 bytes",
+            tmp.display()
+        )))
+        .stderr(predicate::str::contains(
+            "point --tmp-dir at a disk with more room",
+        ));
+    assert!(!out.exists(), "no output under its name after the stop");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "work folder removed"
+    );
+    gleaner().args(args("1G")).assert().success();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        clean_stdout(&[input.to_str().unwrap(), "-o", "-"])
+    );
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "work folder removed"
+    );
+}
+
 /// A run projected over `--max-memory` stops before the resolve step, names the knob and leaves
 /// no output; within the budget, the projection is printed and the output is the usual one.
 #[test]

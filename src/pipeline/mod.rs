@@ -18,7 +18,7 @@ use crate::corpus::{
     OutputTarget,
 };
 use crate::error::{Error, Result};
-use crate::report::{Counts, Report, Timings};
+use crate::report::{mib, Counts, Report, Timings};
 use crate::stages;
 
 /// What a run did.
@@ -108,7 +108,15 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         let partitions = stages::resolve::partitions_for(config, &inputs, at_once);
         let tasks = (1, partitions);
         let manifest = stages::Manifest::new(config, &inputs, &paths.output, tasks, false)?;
-        let work = stages::Work::plan_temporary(dir.path(), manifest)?;
+        let budget = stages::files::SpaceBudget::new(
+            &parent,
+            config.max_tmp_space.unwrap_or_else(|| free_space(&parent)),
+            inputs
+                .iter()
+                .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
+                .sum(),
+        );
+        let work = stages::Work::plan_temporary(dir.path(), manifest, budget)?;
 
         let t = Instant::now();
         stages::scan::run(&work, 0, boilerplate.as_ref(), config.quiet)?;
@@ -369,6 +377,15 @@ fn optional_file(path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {
 
 /// Prints the projected memory of the resolve step (unless `--quiet`) and stops the run when one
 /// partition is over the budget: better now, with advice, than killed by the system half-way.
+/// The free space of the disk `dir` is on, less 5 % (no limit when it cannot be read): what a
+/// temporary work folder there may take without filling the disk.
+fn free_space(dir: &std::path::Path) -> u64 {
+    match rustix::fs::statvfs(dir) {
+        Ok(s) => s.f_bavail.saturating_mul(s.f_frsize) / 20 * 19,
+        Err(_) => u64::MAX,
+    }
+}
+
 fn check_memory(
     config: &Config,
     projection: &stages::resolve::Projection,
@@ -399,15 +416,6 @@ fn check_memory(
             mib(budget)
         ))),
         _ => Ok(()),
-    }
-}
-
-/// A byte count for people: MiB, or bytes under one MiB.
-fn mib(bytes: u64) -> String {
-    if bytes < 1 << 20 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{:.0} MiB", bytes as f64 / (1 << 20) as f64)
     }
 }
 

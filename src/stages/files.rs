@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,57 @@ fn corrupt(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::usage(format!("{}: {what}", path.display()))
 }
 
+/// The disk budget of a work folder: every stage file charges its bytes to it as they are
+/// written, and a write that would take the folder past it fails instead, so that a run stops
+/// with a clear message before it fills the disk.
+#[derive(Debug)]
+pub struct SpaceBudget {
+    /// Where the work folder is (`--tmp-dir`), for the message.
+    folder: PathBuf,
+    limit: u64,
+    /// Input bytes of the run, for the message.
+    input: u64,
+    used: AtomicU64,
+}
+
+impl SpaceBudget {
+    pub fn new(folder: &Path, limit: u64, input: u64) -> Self {
+        SpaceBudget {
+            folder: folder.to_path_buf(),
+            limit,
+            input,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes `bytes` more for the folder; an error if that goes past the limit.
+    fn charge(&self, bytes: u64) -> Result<()> {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if used <= self.limit {
+            return Ok(());
+        }
+        Err(Error::usage(format!(
+            "the temporary work folder in {} reached --max-tmp-space {} (default: the free space of its disk, less 5%) on {} of input; it takes two to five bytes per input byte: point --tmp-dir at a disk with more room, raise --max-tmp-space or clean the corpus in parts",
+            self.folder.display(),
+            crate::report::mib(self.limit),
+            crate::report::mib(self.input),
+        )))
+    }
+}
+
+/// The error of a failed write to a stage file: a full disk gets the same advice as a spent
+/// [`SpaceBudget`].
+fn write_error(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        Error::usage(format!(
+            "{}: the disk is full; the temporary work folder takes two to five bytes per input byte: point --tmp-dir at a disk with more room or clean the corpus in parts",
+            path.display()
+        ))
+    } else {
+        Error::io(path, e)
+    }
+}
+
 /// Writes one stage file; it appears under its name only after [`StageWriter::finish`].
 pub struct StageWriter {
     path: PathBuf,
@@ -34,12 +87,19 @@ pub struct StageWriter {
     out: BufWriter<File>,
     written: u64,
     durable: bool,
+    budget: Option<Arc<SpaceBudget>>,
 }
 
 impl StageWriter {
     /// A `durable` file is synced to disk before it is renamed: a task on a cluster must not
     /// leave a done marker for data a crash could still lose.
-    pub fn create(path: &Path, kind: &str, manifest: u64, durable: bool) -> Result<Self> {
+    pub fn create(
+        path: &Path,
+        kind: &str,
+        manifest: u64,
+        durable: bool,
+        budget: Option<Arc<SpaceBudget>>,
+    ) -> Result<Self> {
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let temp = tempfile::Builder::new()
@@ -53,6 +113,7 @@ impl StageWriter {
             out: BufWriter::with_capacity(1 << 16, file),
             written: 0,
             durable,
+            budget,
         };
         w.write(&Header {
             magic: MAGIC,
@@ -65,11 +126,14 @@ impl StageWriter {
 
     /// Appends one record serialized beforehand (with `bincode::serialize`), e.g. in parallel.
     pub fn write_serialized(&mut self, bytes: &[u8]) -> Result<()> {
+        if let Some(budget) = &self.budget {
+            budget.charge(8 + bytes.len() as u64)?;
+        }
         let len = (bytes.len() as u64).to_le_bytes();
         self.out
             .write_all(&len)
             .and_then(|()| self.out.write_all(bytes))
-            .map_err(|e| Error::io(&self.path, e))?;
+            .map_err(|e| write_error(&self.path, e))?;
         self.written += 8 + bytes.len() as u64;
         Ok(())
     }
@@ -90,7 +154,7 @@ impl StageWriter {
         let file = self
             .out
             .into_inner()
-            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+            .map_err(|e| write_error(&self.path, e.into_error()))?;
         if self.durable {
             file.sync_all().map_err(|e| Error::io(&self.path, e))?;
         }
@@ -230,11 +294,45 @@ pub fn write_small(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Stage files charge every byte they write, header and lengths included, to a shared budget;
+    /// the write that would pass it fails with the knobs named, and nothing of it is written.
+    #[test]
+    fn stage_files_stop_at_the_space_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = Arc::new(SpaceBudget::new(dir.path(), 400, 1000));
+        let mut a = StageWriter::create(&dir.path().join("a"), "x", 1, false, Some(budget.clone()))
+            .unwrap();
+        let mut b = StageWriter::create(&dir.path().join("b"), "x", 1, false, Some(budget.clone()))
+            .unwrap();
+        let headers = a.offset() + b.offset();
+        assert_eq!(budget.used.load(Ordering::Relaxed), headers);
+        a.write_serialized(&[0; 100]).unwrap();
+        b.write_serialized(&[0; 100]).unwrap();
+        assert_eq!(budget.used.load(Ordering::Relaxed), headers + 216);
+        let room = 400 - headers - 216;
+        let e = a
+            .write_serialized(&vec![0; room as usize])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--max-tmp-space 400 bytes") && e.contains("--tmp-dir"),
+            "{e}"
+        );
+        assert_eq!(
+            a.offset(),
+            headers / 2 + 108,
+            "the refused record is not written"
+        );
+        // Without a budget nothing is counted or refused.
+        let mut c = StageWriter::create(&dir.path().join("c"), "x", 1, false, None).unwrap();
+        c.write_serialized(&[0; 10_000]).unwrap();
+    }
+
     #[test]
     fn records_round_trip_and_foreign_files_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.bin");
-        let mut w = StageWriter::create(&path, "pairs", 7, true).unwrap();
+        let mut w = StageWriter::create(&path, "pairs", 7, true, None).unwrap();
         w.write_serialized(&bincode::serialize(&vec![(0u32, 0u32)]).unwrap())
             .unwrap();
         let first = w.offset();

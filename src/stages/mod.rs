@@ -28,6 +28,7 @@ pub mod words;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
@@ -225,6 +226,8 @@ pub struct Work {
     /// Sync stage files to disk before renaming them (off for the temporary work folder of
     /// `gleaner clean`, which a crash throws away anyway).
     pub durable: bool,
+    /// The disk budget every stage file charges (`gleaner clean`'s temporary folder).
+    pub budget: Option<Arc<files::SpaceBudget>>,
 }
 
 impl Work {
@@ -235,9 +238,16 @@ impl Work {
     }
 
     /// [`Work::plan`] for a work folder that lives only as long as the run (`gleaner clean`'s):
-    /// nothing in it is synced to disk, as a crash throws it away anyway.
-    pub fn plan_temporary(dir: &Path, manifest: Manifest) -> Result<Work> {
-        Work::plan_in(dir, manifest, false)
+    /// nothing in it is synced to disk, as a crash throws it away anyway, and its stage files
+    /// stop the run when they would take it past `budget`.
+    pub fn plan_temporary(
+        dir: &Path,
+        manifest: Manifest,
+        budget: files::SpaceBudget,
+    ) -> Result<Work> {
+        let mut work = Work::plan_in(dir, manifest, false)?;
+        work.budget = Some(Arc::new(budget));
+        Ok(work)
     }
 
     fn plan_in(dir: &Path, manifest: Manifest, durable: bool) -> Result<Work> {
@@ -261,6 +271,7 @@ impl Work {
             hash: xxh3_64(&bytes),
             manifest,
             durable,
+            budget: None,
         })
     }
 
@@ -294,6 +305,7 @@ impl Work {
             hash: xxh3_64(&bytes),
             manifest,
             durable: true,
+            budget: None,
         })
     }
 
@@ -320,7 +332,7 @@ impl Work {
 
     /// A stage file of this plan.
     pub fn writer(&self, path: &Path, kind: &str) -> Result<files::StageWriter> {
-        files::StageWriter::create(path, kind, self.hash, self.durable)
+        files::StageWriter::create(path, kind, self.hash, self.durable, self.budget.clone())
     }
 
     pub fn marker(&self, marker: Marker) -> PathBuf {
