@@ -93,11 +93,14 @@ struct Doc<'a> {
 /// Judges every non-blank line of `text` (whose lines are `blocks`) with the enabled rules, the
 /// main-content region and in-document repeats.
 pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str, blocks: &[Block]) -> DocFacts {
+    // The lines' normal forms go into strings the thread keeps from document to document: a
+    // document has dozens of lines, and each would be an allocation and a free.
+    let mut spare = SPARE_NORMS.take();
     let lines: Vec<Line> = blocks
         .iter()
         .copied()
         .filter(|b| !b.is_blank(text))
-        .map(|b| Line::new(text, b))
+        .map(|b| Line::new_in(text, b, spare.pop().unwrap_or_default()))
         .collect();
     let marks = RuleMarks::new(&rules.candidates, &lines, rules.rules.len());
     let mut short_runs: Vec<(usize, Vec<u32>)> = Vec::new();
@@ -147,7 +150,15 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str, blocks: &[Block]
             break;
         }
     }
-    doc.facts(rules, params)
+    let facts = doc.facts(rules, params);
+    spare.extend(doc.lines.into_iter().map(|l| l.norm));
+    SPARE_NORMS.set(spare);
+    facts
+}
+
+thread_local! {
+    /// Strings of normal forms that [`scan`] used, to be used again.
+    static SPARE_NORMS: std::cell::Cell<Vec<String>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// For each line, the length of the run of consecutive short lines (at most `max_words` words, no
@@ -290,7 +301,7 @@ impl Doc<'_> {
         self.text[from..to.max(from)].trim().to_string()
     }
 
-    fn facts(self, rules: &RuleSet, params: &EngineParams) -> DocFacts {
+    fn facts(&self, rules: &RuleSet, params: &EngineParams) -> DocFacts {
         let mut facts = DocFacts::default();
         let mut seen_meta: HashSet<Arc<str>> = HashSet::new();
         for (i, verdict) in self.verdicts.iter().enumerate() {

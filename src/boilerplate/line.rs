@@ -27,7 +27,13 @@ pub struct Line {
 impl Line {
     /// Analyses the line `block` of `text`.
     pub fn new(text: &str, block: Block) -> Self {
-        let norm = normalize_line(text, block.start, block.end, None);
+        Line::new_in(text, block, String::new())
+    }
+
+    /// [`Line::new`] with the normal form written into `buf` (cleared first), so that a string
+    /// can serve line after line.
+    pub fn new_in(text: &str, block: Block, buf: String) -> Self {
+        let norm = normalize_into(text, block.start, block.end, buf);
         let (words, stops) = count_words(&norm);
         let terminal = ends_like_sentence(&norm);
         Line {
@@ -123,11 +129,7 @@ fn normalize_line(
 ) -> String {
     let line = &text[start..end];
     if map.is_none() {
-        return if line.is_ascii() {
-            normalize_ascii(line)
-        } else {
-            normalize_unmapped(line)
-        };
+        return normalize_into(text, start, end, String::new());
     }
     let mut out = String::with_capacity(line.len());
     let mut pending_space = false;
@@ -170,11 +172,21 @@ fn normalize_line(
     out
 }
 
+/// [`normalize_line`] without the map, written into `buf` (cleared first).
+fn normalize_into(text: &str, start: usize, end: usize, buf: String) -> String {
+    let line = &text[start..end];
+    if line.is_ascii() {
+        normalize_ascii(line, buf)
+    } else {
+        normalize_unmapped(line, buf)
+    }
+}
+
 /// [`normalize_line`] without the map back to the original bytes: the same characters, with
 /// runs of ASCII copied a word at a time and the NFKC machinery skipped for characters that are
 /// already in NFKC (nearly all of them).
-fn normalize_unmapped(line: &str) -> String {
-    let mut out = NormalWriter::with_capacity(line.len());
+fn normalize_unmapped(line: &str, buf: String) -> String {
+    let mut out = NormalWriter::reusing(buf, line.len());
     let mut rest = line;
     while !rest.is_empty() {
         let ascii = rest
@@ -194,8 +206,8 @@ fn normalize_unmapped(line: &str) -> String {
 
 /// The normal form of an ASCII line (most lines): lower case, runs of white space as one space,
 /// none at the ends. The same as the general path.
-fn normalize_ascii(line: &str) -> String {
-    let mut out = NormalWriter::with_capacity(line.len());
+fn normalize_ascii(line: &str, buf: String) -> String {
+    let mut out = NormalWriter::reusing(buf, line.len());
     out.push_ascii(line);
     out.finish()
 }
@@ -223,9 +235,12 @@ struct NormalWriter {
 }
 
 impl NormalWriter {
-    fn with_capacity(capacity: usize) -> Self {
+    /// A writer into `buf`, cleared, with room for `capacity` bytes.
+    fn reusing(mut buf: String, capacity: usize) -> Self {
+        buf.clear();
+        buf.reserve(capacity);
         NormalWriter {
-            out: String::with_capacity(capacity),
+            out: buf,
             pending_space: false,
         }
     }
@@ -507,19 +522,19 @@ mod tests {
     proptest! {
         #[test]
         fn ascii_fast_path_agrees(s in "[ -~\t\u{0B}\u{0C}\r]{0,40}") {
-            prop_assert_eq!(normalize_ascii(&s), normalized_with_map(&s));
+            prop_assert_eq!(normalize_ascii(&s, "stale text".into()), normalized_with_map(&s));
         }
 
         #[test]
         fn single_spaced_ascii_agrees(s in "( ?[a-zA-Z0-9.,'-]{1,6}){0,8} ?") {
-            prop_assert_eq!(normalize_ascii(&s), normalized_with_map(&s));
+            prop_assert_eq!(normalize_ascii(&s, "stale text".into()), normalized_with_map(&s));
             let mixed = format!("é{s}é");
-            prop_assert_eq!(normalize_unmapped(&mixed), normalized_with_map(&mixed));
+            prop_assert_eq!(normalize_unmapped(&mixed, "stale text".into()), normalized_with_map(&mixed));
         }
 
         #[test]
         fn unmapped_path_agrees(s in "(\\PC|[\u{300}-\u{36F}\u{1100}-\u{11FF}\u{AC00}-\u{AC20}\u{FB00}-\u{FB06}\u{FF01}-\u{FF5E}\u{2000}-\u{2070}ÅåÉéİı\t\u{0B}\u{0C}\r\u{85}\u{A0}\u{A8}\u{200B}\u{2028}\u{3000} ]){0,40}") {
-            prop_assert_eq!(normalize_unmapped(&s), normalized_with_map(&s));
+            prop_assert_eq!(normalize_unmapped(&s, String::new()), normalized_with_map(&s));
         }
 
         #[test]

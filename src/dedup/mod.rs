@@ -178,6 +178,10 @@ pub struct DocFacts {
     /// scan uses it (for the LSH band keys), so it is not written to the facts.
     #[serde(skip)]
     pub signature: Vec<u32>,
+    /// The text's length in code points, counted along with the blocks' offsets (the scan
+    /// keeps it with the document's other facts).
+    #[serde(skip)]
+    pub len_code_points: usize,
 }
 
 impl DocFacts {
@@ -252,6 +256,7 @@ impl Scanner {
     ) -> DocFacts {
         let mut facts = DocFacts::default();
         if !self.config.enabled() {
+            facts.len_code_points = text.chars().count();
             return facts;
         }
         SCRATCH.with_borrow_mut(|scratch| {
@@ -348,6 +353,8 @@ impl Scanner {
                 boilerplate: covered,
             });
         }
+        // The blocks' ends were counted already: only the text after the last one is left.
+        facts.len_code_points = cp.at(text.len());
         if let Some(m) = &self.minhash {
             if facts.blocks.iter().any(|b| b.boilerplate) {
                 facts.content_shingles_into(content);

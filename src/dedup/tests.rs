@@ -450,3 +450,21 @@ fn documents_only_facts_verify_like_full_facts() {
     }
     assert_eq!(full_back.fingerprint_set(), full.fingerprint_set());
 }
+
+proptest! {
+    /// The scan's count of code points, made from the blocks' offsets and the text after the
+    /// last block, is the text's, with or without near-duplicate detection.
+    #[test]
+    fn the_scan_counts_the_code_points_of_the_whole_text(
+        text in "[a-zé“” .\n\t]{0,80}",
+        enabled in any::<bool>(),
+    ) {
+        let config = if enabled {
+            DedupConfig::default()
+        } else {
+            DedupConfig { passages: false, doc_dedup: false, ..DedupConfig::default() }
+        };
+        let facts = Scanner::new(&config).scan_excluding(&text, &blocks(&text), &[]);
+        prop_assert_eq!(facts.len_code_points, text.chars().count());
+    }
+}

@@ -331,11 +331,12 @@ pub fn run(
                     .flat_map(|b| b.removals.iter().map(|r| (r.start, r.end)))
                     .collect();
                 removed.sort_unstable();
+                let dedup_facts = dedup.scan_excluding(&doc.text, &blocks, &removed);
                 let scan = DocScan {
                     doc_id: doc.doc_id,
                     id: doc.id.clone(),
-                    len_code_points: doc.text.chars().count(),
-                    dedup: dedup.scan_excluding(&doc.text, &blocks, &removed),
+                    len_code_points: dedup_facts.len_code_points,
+                    dedup: dedup_facts,
                     boilerplate: bp,
                 };
                 let bytes = bincode::serialize(&scan).expect("serializing into memory");
