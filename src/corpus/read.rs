@@ -2,7 +2,7 @@
 //! while the workers parse and process the previous batch.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::mpsc::{channel, sync_channel};
@@ -196,23 +196,24 @@ fn text_id(rel_path: &Path) -> String {
     s.strip_suffix(".txt").unwrap_or(&s).to_string()
 }
 
-/// Opens an input for reading, decompressing as its name says. Not buffered: the reader asks
-/// for whole blocks of a batch at a time, which a buffer would only copy once more.
-pub fn open(input: &InputFile) -> Result<Box<dyn Read + Send>> {
+/// Opens an input for reading, decompressing as its name says.
+pub fn open(input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
     const BUF: usize = 1 << 20;
     let path = &input.path;
     if input.kind == InputKind::Stdin && path.as_os_str() == "-" {
-        return Ok(Box::new(std::io::stdin()));
+        return Ok(Box::new(BufReader::with_capacity(BUF, std::io::stdin())));
     }
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader: Box<dyn Read + Send> = match input.kind {
-        InputKind::Jsonl(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(
-            BufReader::with_capacity(BUF, file),
+    let reader: Box<dyn BufRead + Send> = match input.kind {
+        InputKind::Jsonl(Compression::Gzip) => Box::new(BufReader::with_capacity(
+            BUF,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(BUF, file)),
         )),
-        InputKind::Jsonl(Compression::Zstd) => {
-            Box::new(zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(path, e))?)
-        }
-        _ => Box::new(file),
+        InputKind::Jsonl(Compression::Zstd) => Box::new(BufReader::with_capacity(
+            BUF,
+            zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(path, e))?,
+        )),
+        _ => Box::new(BufReader::with_capacity(BUF, file)),
     };
     Ok(reader)
 }
