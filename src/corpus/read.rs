@@ -129,7 +129,8 @@ fn parse_item<'a>(
     item: &RawItem,
     fields: &Fields,
 ) -> Result<Document<'a>> {
-    let name = input.display_name();
+    // Named only in errors: not built for every record.
+    let name = || input.display_name();
     let doc_id = DocId::new(file_index, item.record_index);
     if input.kind == InputKind::Text {
         let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -137,7 +138,7 @@ fn parse_item<'a>(
                 .iter()
                 .filter(|&&b| b == b'\n')
                 .count();
-            Error::bad_input(&name, line as u64, "invalid UTF-8")
+            Error::bad_input(name(), line as u64, "invalid UTF-8")
         })?;
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         return Ok(Document {
@@ -150,7 +151,7 @@ fn parse_item<'a>(
         });
     }
     let line_text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::bad_input(&name, item.line, "invalid UTF-8"))?;
+        .map_err(|_| Error::bad_input(name(), item.line, "invalid UTF-8"))?;
     let line_text = if item.line == 1 {
         line_text.strip_prefix('\u{feff}').unwrap_or(line_text)
     } else {
@@ -166,13 +167,13 @@ fn parse_item<'a>(
             record: None,
         });
     }
-    let record = RawRecord::parse(line_text).map_err(|m| Error::bad_input(&name, item.line, m))?;
+    let record = RawRecord::parse(line_text).map_err(|m| Error::bad_input(name(), item.line, m))?;
     let text = record
         .string(&fields.text)
-        .map_err(|m| Error::bad_input(&name, item.line, m))?
+        .map_err(|m| Error::bad_input(name(), item.line, m))?
         .ok_or_else(|| {
             Error::bad_input(
-                &name,
+                name(),
                 item.line,
                 format!("no `{}` field (choose it with --text-field)", fields.text),
             )
