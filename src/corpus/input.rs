@@ -45,6 +45,15 @@ pub struct InputFile {
     pub kind: InputKind,
 }
 
+/// The bytes of the input files as they are on disk (compressed ones compressed; 0 for one that
+/// cannot be read).
+pub fn total_bytes(inputs: &[InputFile]) -> u64 {
+    inputs
+        .iter()
+        .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
+        .sum()
+}
+
 impl InputFile {
     /// The name used in messages and in `<file>:<line>` ids.
     pub fn display_name(&self) -> String {

@@ -111,10 +111,7 @@ pub fn clean(config: &Config, paths: &Paths) -> Result<Summary> {
         let budget = stages::files::SpaceBudget::new(
             &parent,
             config.max_tmp_space.unwrap_or_else(|| free_space(&parent)),
-            inputs
-                .iter()
-                .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
-                .sum(),
+            crate::corpus::input::total_bytes(&inputs),
         );
         let work = stages::Work::plan_temporary(dir.path(), manifest, budget)?;
 
@@ -375,8 +372,6 @@ fn optional_file(path: &Option<PathBuf>) -> Result<Option<AtomicFile>> {
         .transpose()
 }
 
-/// Prints the projected memory of the resolve step (unless `--quiet`) and stops the run when one
-/// partition is over the budget: better now, with advice, than killed by the system half-way.
 /// The free space of the disk `dir` is on, less 5 % (no limit when it cannot be read): what a
 /// temporary work folder there may take without filling the disk.
 fn free_space(dir: &std::path::Path) -> u64 {
@@ -386,6 +381,8 @@ fn free_space(dir: &std::path::Path) -> u64 {
     }
 }
 
+/// Prints the projected memory of the resolve step (unless `--quiet`) and stops the run when one
+/// partition is over the budget: better now, with advice, than killed by the system half-way.
 fn check_memory(
     config: &Config,
     projection: &stages::resolve::Projection,

@@ -42,10 +42,7 @@ pub fn partitions_for(config: &Config, inputs: &[InputFile], at_once: usize) -> 
     if !(config.dedup.passages || config.dedup.explain_reuse) {
         return 1;
     }
-    let input: u64 = inputs
-        .iter()
-        .map(|i| std::fs::metadata(&i.path).map_or(0, |m| m.len()))
-        .sum();
+    let input = crate::corpus::input::total_bytes(inputs);
     let bytes = input.saturating_mul(at_once.max(1) as u64);
     let by_size = bytes
         .div_ceil(BYTES_AT_ONCE)
