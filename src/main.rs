@@ -15,13 +15,8 @@ fn main() {
         eprintln!("gleaner: interrupted; no output written");
         std::process::exit(130);
     });
-    // A panic (a bug) aborts a release build without destructors, too: its message first, then
-    // the same cleanup.
-    let report_panic = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        report_panic(info);
-        gleaner::corpus::atomic::remove_pending();
-    }));
+    // A panic (a bug) aborts a release build without destructors, too: the same cleanup.
+    gleaner::corpus::atomic::remove_pending_on_panic();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => e.exit(), // usage errors exit with 2, --help and --version with 0

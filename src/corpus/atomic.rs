@@ -40,6 +40,16 @@ fn lock_pending() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     PENDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Makes a panic delete every temporary file still pending, after its message: release builds
+/// abort on a panic (a bug), and an abort runs no destructors.
+pub fn remove_pending_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        remove_pending();
+    }));
+}
+
 /// Deletes every temporary file still pending: called on SIGINT/SIGTERM, which end the process
 /// without running destructors.
 pub fn remove_pending() {
