@@ -198,6 +198,21 @@ impl StageReader {
 
     /// The next record, or `None` at the end of the file.
     pub fn read<T: DeserializeOwned>(&mut self) -> Result<Option<T>> {
+        if self.read_raw()?.is_none() {
+            return Ok(None);
+        }
+        self.decode().map(Some)
+    }
+
+    /// The record [`StageReader::read_raw`] read last, decoded.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T> {
+        bincode::deserialize(&self.buf)
+            .map_err(|e| corrupt(&self.path, format!("damaged stage file ({e})")))
+    }
+
+    /// The bytes of the next record (valid until the next read), or `None` at the end of the
+    /// file: for a caller that decodes a record into buffers of its own.
+    pub fn read_raw(&mut self) -> Result<Option<&[u8]>> {
         let at_end = self
             .input
             .fill_buf()
@@ -229,9 +244,12 @@ impl StageReader {
                 "truncated stage file; run the stage again",
             ));
         }
-        bincode::deserialize(&self.buf)
-            .map(Some)
-            .map_err(|e| corrupt(&self.path, format!("damaged stage file ({e})")))
+        Ok(Some(&self.buf))
+    }
+
+    /// The path read, for error messages.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Every remaining record.

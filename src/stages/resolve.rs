@@ -12,7 +12,7 @@ use super::{Marker, Work};
 use crate::config::Config;
 use crate::corpus::InputFile;
 use crate::dedup::docs::pairs_from_sorted;
-use crate::dedup::passages::{shared_from_sorted, Occurrence, Route};
+use crate::dedup::passages::{shared_from_sorted_into, Occurrence, Route, SharedGroups};
 use crate::dedup::spread_sort::sort_by_spread_key;
 use crate::error::Result;
 
@@ -123,12 +123,12 @@ impl Projection {
         Ok(p)
     }
 
-    /// The peak with `at_once` partitions resolved at a time: the largest partition's records in
-    /// memory (24 bytes for 10 on disk) with the groups and routes they make (at most as much
-    /// again), and the read and write buffers of one file per scan shard, for each; each
-    /// document's index entry.
+    /// The peak with `at_once` partitions resolved at a time: the largest partition's packed
+    /// records (kept for the next partition, as on disk), its occurrences unpacked (24 bytes for
+    /// 10 on disk) with the groups and routes they make (at most as much again), and the read
+    /// and write buffers of one file per scan shard, for each; each document's index entry.
     pub fn peak(&self, at_once: usize) -> u64 {
-        let one = self.largest / 10 * 24 * 2 + self.shards * (128 << 10);
+        let one = self.largest + self.largest / 10 * 24 * 2 + self.shards * (128 << 10);
         one * at_once.clamp(1, self.partitions.max(1)) as u64 + self.documents * 24
     }
 }
@@ -242,6 +242,14 @@ impl Answers<'_> {
     }
 }
 
+/// The error for a partition file whose occurrence records do not decode.
+fn damaged(path: &std::path::Path) -> crate::Error {
+    crate::Error::usage(format!(
+        "{}: damaged stage file (occurrences); run the scan again",
+        path.display()
+    ))
+}
+
 /// The first global ordinal of each scan shard, and the total: shards are in corpus order.
 pub fn shard_bases(work: &Work) -> Result<(Vec<u32>, u32)> {
     let mut bases = Vec::with_capacity(work.manifest.scan_tasks);
@@ -276,6 +284,10 @@ pub fn read_index(work: &Work, i: usize) -> Result<ShardIndex> {
 pub struct Scratch {
     filter: RepeatFilter,
     occurrences: Vec<Occurrence>,
+    /// The partition's packed occurrence records, as read; only the first `packed_used` hold
+    /// this partition's.
+    packed: Vec<(u32, PackedOccurrences, usize)>,
+    groups: SharedGroups,
     /// [`shard_bases`], read once: each shard's index holds an entry per document, and reading
     /// them all again for each of hundreds of partitions would cost more than resolving them.
     bases: Option<(Vec<u32>, u32)>,
@@ -300,15 +312,29 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
 
     // One pass over the partition's files of every shard. Occurrences stay packed until the
     // hashes found once are known: most are, and never need unpacking.
-    let mut packed: Vec<(u32, PackedOccurrences, usize)> = Vec::new();
+    let mut used = 0;
     let mut keys: Vec<(u64, u32, u32)> = Vec::new();
     let mut lines: Vec<u64> = Vec::new();
     for (i, &base) in bases.iter().enumerate() {
         let path = work.scan_part_path(i, j);
         let mut r = StageReader::open(&path, PARTITION, work.hash)?;
-        while let Some(chunk) = r.read::<PartChunk>()? {
-            match chunk {
-                PartChunk::Occurrences(o) => packed.push((base, o, i)),
+        while let Some(bytes) = r.read_raw()? {
+            // Occurrence records go into the buffers of the previous partition's.
+            if used == scratch.packed.len() {
+                scratch.packed.push(Default::default());
+            }
+            let slot = &mut scratch.packed[used];
+            match slot.1.decode_into(bytes) {
+                Some(true) => {
+                    (slot.0, slot.2) = (base, i);
+                    used += 1;
+                    continue;
+                }
+                Some(false) => {}
+                None => return Err(damaged(&path)),
+            }
+            match r.decode::<PartChunk>()? {
+                PartChunk::Occurrences(_) => return Err(damaged(&path)),
                 PartChunk::Bands(b) => {
                     keys.extend(b.into_iter().map(|(k, band, d)| (k, band, d + base)))
                 }
@@ -316,6 +342,7 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
             }
         }
     }
+    let packed = &scratch.packed[..used];
 
     // Shared shingles, routed back to each shard.
     let n = packed.iter().map(|p| p.1.hashes().len()).sum();
@@ -324,18 +351,16 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
     let mut answers = filter.answers();
     let all = &mut scratch.occurrences;
     all.clear();
-    for (base, o, i) in &packed {
+    for (base, o, i) in packed {
         o.unpack_where(*base, |h| answers.repeated(h), all)
-            .ok_or_else(|| {
-                crate::Error::usage(format!(
-                    "{}: damaged stage file (occurrences); run the scan again",
-                    work.scan_part_path(*i, j).display()
-                ))
-            })?;
+            .ok_or_else(|| damaged(&work.scan_part_path(*i, j)))?;
     }
-    drop(packed);
     sort_by_spread_key(all, |o| o.0);
-    let groups = shared_from_sorted(all, config.dedup.max_shingle_docs);
+    let groups = shared_from_sorted_into(
+        all,
+        config.dedup.max_shingle_docs,
+        std::mem::take(&mut scratch.groups),
+    );
     let mut routes = groups.routes.as_slice();
     for (i, &base) in bases.iter().enumerate() {
         let end = bases.get(i + 1).copied().unwrap_or(total);
@@ -357,7 +382,7 @@ pub fn run_with(work: &Work, j: usize, scratch: &mut Scratch) -> Result<()> {
         }
         out.finish()?;
     }
-    drop(groups);
+    scratch.groups = groups;
 
     // Candidate pairs of documents.
     keys.par_sort_unstable();

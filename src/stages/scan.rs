@@ -113,6 +113,50 @@ impl PackedOccurrences {
         bytes
     }
 
+    /// Decodes the bytes of a [`PartChunk`] record into `self` when it is
+    /// [`PartChunk::Occurrences`] (the layout [`PackedOccurrences::serialize_appended`] writes),
+    /// reusing its buffers: `false` for another variant; `None` when the bytes are damaged.
+    /// A resolve task reads millions of hashes per partition, and fresh buffers for them would
+    /// cost a page fault per 4 KB.
+    pub fn decode_into(&mut self, bytes: &[u8]) -> Option<bool> {
+        let mut rest = bytes;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let (head, tail) = rest.split_at_checked(n)?;
+            rest = tail;
+            Some(head)
+        };
+        let u32_at = |b: &[u8]| u32::from_le_bytes(b.try_into().expect("four bytes"));
+        let len_at = |b: &[u8]| usize::try_from(u64::from_le_bytes(b.try_into().expect("eight")));
+        if u32_at(take(4)?) != OCCURRENCES_TAG {
+            return Some(false);
+        }
+        let docs = len_at(take(8)?).ok()?;
+        let doc_bytes = take(docs.checked_mul(8)?)?;
+        self.docs.clear();
+        self.docs.extend(
+            doc_bytes
+                .chunks_exact(8)
+                .map(|d| (u32_at(&d[..4]), u32_at(&d[4..]))),
+        );
+        let hash_len = len_at(take(8)?).ok()?;
+        let hash_bytes = take(hash_len)?;
+        if hash_bytes.len() % 8 != 0 {
+            return None;
+        }
+        self.hashes.clear();
+        self.hashes.extend(
+            hash_bytes
+                .chunks_exact(8)
+                .map(|h| u64::from_le_bytes(h.try_into().expect("eight bytes"))),
+        );
+        let steps_len = len_at(take(8)?).ok()?;
+        let steps = take(steps_len)?;
+        self.steps.clear();
+        self.steps.extend_from_slice(steps);
+        self.last = (0, 0);
+        rest.is_empty().then_some(true)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.hashes.is_empty()
     }
@@ -452,7 +496,20 @@ mod tests {
             let refs: Vec<&PackedOccurrences> = packed.iter().collect();
             let expected = bincode::serialize(&PartChunk::Occurrences(PackedOccurrences::pack(&all)))
                 .unwrap();
-            prop_assert_eq!(PackedOccurrences::serialize_appended(&refs), expected);
+            prop_assert_eq!(&PackedOccurrences::serialize_appended(&refs), &expected);
+            // Decoded into buffers that held other occurrences: what bincode reads back.
+            let mut decoded = PackedOccurrences::pack(&[(1, 0, 5, 2), (3, 4, 0, 0)]);
+            prop_assert_eq!(decoded.decode_into(&expected), Some(true));
+            let Ok(PartChunk::Occurrences(back)) = bincode::deserialize(&expected) else {
+                panic!("occurrences written");
+            };
+            prop_assert_eq!(
+                (&decoded.docs, &decoded.hashes, &decoded.steps),
+                (&back.docs, &back.hashes, &back.steps)
+            );
+            prop_assert_eq!(decoded.decode_into(&expected[..expected.len() - 1]), None);
+            let lines = bincode::serialize(&PartChunk::Lines(vec![1, 2])).unwrap();
+            prop_assert_eq!(decoded.decode_into(&lines), Some(false));
         }
     }
 
