@@ -34,9 +34,24 @@ pub struct Candidates {
     needles: Vec<Needle>,
     /// For each rule: it can only match a line that [`Candidates::mark`] marks for it.
     needs_mark: Vec<bool>,
-    /// The most words a line may have for a rule with patterns in the automaton to take it:
-    /// longer lines (paragraphs of prose) need no search.
-    automaton_max_words: usize,
+    /// Where in a document, and how long, a line may be for a rule with patterns in the
+    /// automaton to take it: other lines (paragraphs of prose, mostly) need no search.
+    automaton_reach: Vec<Reach>,
+}
+
+/// The lines a rule's shape admits as far as the automaton's search is concerned: at most
+/// `max_words` words, among the first `first_lines` or the last `last_lines` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reach {
+    max_words: usize,
+    first_lines: usize,
+    last_lines: usize,
+}
+
+impl Reach {
+    fn admits(&self, line: &Line, i: usize, n: usize) -> bool {
+        line.words <= self.max_words && i < self.first_lines && n - i <= self.last_lines
+    }
 }
 
 impl Candidates {
@@ -46,7 +61,7 @@ impl Candidates {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut needles = Vec::new();
         let mut needs_mark = vec![false; rules.len()];
-        let mut automaton_max_words = 0;
+        let mut automaton_reach: Vec<Reach> = Vec::new();
         // Finding a regex's literals parses it again: on the worker threads.
         let mut literals: Vec<Option<Vec<Vec<u8>>>> = rules
             .par_iter()
@@ -77,8 +92,15 @@ impl Candidates {
         }
         for needle in &needles {
             let (Needle::Phrase(r, _) | Needle::Literal(r)) = *needle;
-            let max_words = rules[r].spec.max_words.unwrap_or(usize::MAX);
-            automaton_max_words = automaton_max_words.max(max_words);
+            let spec = &rules[r].spec;
+            let reach = Reach {
+                max_words: spec.max_words.unwrap_or(usize::MAX),
+                first_lines: spec.first_lines.unwrap_or(usize::MAX),
+                last_lines: spec.last_lines.unwrap_or(usize::MAX),
+            };
+            if !automaton_reach.contains(&reach) {
+                automaton_reach.push(reach);
+            }
         }
         let automaton = if patterns.is_empty() {
             None
@@ -97,7 +119,7 @@ impl Candidates {
             automaton,
             needles,
             needs_mark,
-            automaton_max_words,
+            automaton_reach,
         })
     }
 
@@ -120,8 +142,13 @@ impl Candidates {
         let Some(automaton) = &self.automaton else {
             return;
         };
-        let searched: Vec<usize> = (0..lines.len())
-            .filter(|&i| lines[i].words <= self.automaton_max_words)
+        let n = lines.len();
+        let searched: Vec<usize> = (0..n)
+            .filter(|&i| {
+                self.automaton_reach
+                    .iter()
+                    .any(|r| r.admits(&lines[i], i, n))
+            })
             .collect();
         let haystacks: Vec<&[u8]> = searched.iter().map(|&i| lines[i].norm.as_bytes()).collect();
         each_match_in_halves(automaton, &haystacks, |k, pattern, end| {

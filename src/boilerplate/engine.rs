@@ -329,27 +329,21 @@ impl Doc<'_> {
                 reason,
             });
         }
-        let mut seen_lines = HashSet::new();
+        let repeats = self.in_doc_repeats(params);
         for (i, line) in self.lines.iter().enumerate() {
             let whole_gone = matches!(self.verdicts[i], Some(Verdict::Line(_)));
             let mut removed = whole_gone;
-            if !whole_gone
-                && params.in_doc_repeat_min_words > 0
-                && line.words >= params.in_doc_repeat_min_words
-            {
-                let h = xxh3_64_with_seed(line.norm.as_bytes(), LINE_HASH_SEED);
-                if !seen_lines.insert(h) {
-                    let start = match self.verdicts[i] {
-                        Some(Verdict::Prefix(_, end)) => end,
-                        _ => line.block.start,
-                    };
-                    facts.removals.push(Removal {
-                        start,
-                        end: line.block.end,
-                        reason: Reason::InDocRepeat,
-                    });
-                    removed = true;
-                }
+            if !whole_gone && repeats.binary_search(&i).is_ok() {
+                let start = match self.verdicts[i] {
+                    Some(Verdict::Prefix(_, end)) => end,
+                    _ => line.block.start,
+                };
+                facts.removals.push(Removal {
+                    start,
+                    end: line.block.end,
+                    reason: Reason::InDocRepeat,
+                });
+                removed = true;
             }
             // "He declined to comment." recurs across a news corpus and is still content.
             let sentence = params.repeated_keep_sentences
@@ -372,6 +366,32 @@ impl Doc<'_> {
         }
         facts.removals.sort_by_key(|r| (r.start, r.end));
         facts
+    }
+
+    /// The lines, in order, that repeat an earlier line of the document word for word: of the
+    /// lines not removed whole and long enough to count, all but the first of each normal form.
+    /// Sorted by hash rather than put in a hash set: one allocation, no rehashing.
+    fn in_doc_repeats(&self, params: &EngineParams) -> Vec<usize> {
+        if params.in_doc_repeat_min_words == 0 {
+            return Vec::new();
+        }
+        let mut keyed: Vec<(u64, usize)> = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|&(i, line)| {
+                !matches!(self.verdicts[i], Some(Verdict::Line(_)))
+                    && line.words >= params.in_doc_repeat_min_words
+            })
+            .map(|(i, line)| (xxh3_64_with_seed(line.norm.as_bytes(), LINE_HASH_SEED), i))
+            .collect();
+        keyed.sort_unstable();
+        let mut repeats: Vec<usize> = keyed
+            .chunk_by(|a, b| a.0 == b.0)
+            .flat_map(|run| run[1..].iter().map(|&(_, i)| i))
+            .collect();
+        repeats.sort_unstable();
+        repeats
     }
 }
 
