@@ -43,15 +43,26 @@ pub enum Reason {
 impl Reason {
     /// The reason as written in the explain file and the report.
     pub fn name(&self) -> String {
-        match self {
-            Reason::Rule(id) => format!("rule:{id}"),
-            Reason::RepeatedLine => "repeated-line".into(),
-            Reason::InDocRepeat => "in-doc-repeat".into(),
-            Reason::NearDupPassage(_) => "near-dup-passage".into(),
-            Reason::DupStub => "dup-stub".into(),
-            Reason::Meta(field) => format!("meta:{field}"),
-            Reason::Reuse(_) => "reuse".into(),
-        }
+        let mut name = String::new();
+        self.write_name(&mut name);
+        name
+    }
+
+    /// [`Reason::name`] written into `out` (cleared first): the report counts every removed
+    /// span by its name, and a string per span would be an allocation each.
+    pub fn write_name(&self, out: &mut String) {
+        out.clear();
+        let (kind, id): (&str, &str) = match self {
+            Reason::Rule(id) => ("rule:", id),
+            Reason::RepeatedLine => ("repeated-line", ""),
+            Reason::InDocRepeat => ("in-doc-repeat", ""),
+            Reason::NearDupPassage(_) => ("near-dup-passage", ""),
+            Reason::DupStub => ("dup-stub", ""),
+            Reason::Meta(field) => ("meta:", field),
+            Reason::Reuse(_) => ("reuse", ""),
+        };
+        out.push_str(kind);
+        out.push_str(id);
     }
 
     pub fn source(&self) -> Option<&Source> {

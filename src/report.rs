@@ -51,8 +51,18 @@ impl Counts {
             ),
         ] {
             for (k, v) in from {
-                *map.entry(k.clone()).or_default() += v;
+                bump(map, k, *v);
             }
+        }
+    }
+}
+
+/// Adds `by` to the count of `key`; the key is copied only the first time it is counted.
+pub fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
+    match map.get_mut(key) {
+        Some(count) => *count += by,
+        None => {
+            map.insert(key.to_string(), by);
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::corpus::record::write_json;
 use crate::corpus::{DocId, Document};
 use crate::decision::{DocDecision, DropReason, Removal};
 use crate::edit;
-use crate::report::{Counts, ExplainRecord};
+use crate::report::{bump, Counts, ExplainRecord};
 use crate::text::{blocks, CodePoints};
 
 /// What the apply step needs besides the document and its decision.
@@ -184,13 +184,15 @@ pub fn apply_line(raw: &str, text_bytes: u64, drop: Option<&DropReason>) -> Appl
 }
 
 fn count_spans(counts: &mut Counts, spans: &[Removal]) {
+    let mut name = String::new();
     for s in spans {
-        let name = s.reason.name();
-        *counts
-            .removed_bytes_by_reason
-            .entry(name.clone())
-            .or_default() += (s.end - s.start) as u64;
-        *counts.removed_spans_by_reason.entry(name).or_default() += 1;
+        s.reason.write_name(&mut name);
+        bump(
+            &mut counts.removed_bytes_by_reason,
+            &name,
+            (s.end - s.start) as u64,
+        );
+        bump(&mut counts.removed_spans_by_reason, &name, 1);
     }
 }
 
