@@ -292,6 +292,15 @@ fn a_date_header_is_cut_from_the_text_and_kept_as_metadata() {
     let later =
         format!("{PROSE}\ndate 2022-10-03 Something happened on that day, the report said.");
     assert!(b.scan(&later).metadata.is_empty());
+    // A first line of a whole paragraph (longer than any rule with a word limit takes) is
+    // still searched for the header, which has none.
+    let paragraph = [PROSE, PROSE2, PROSE, PROSE2, PROSE].join(" ");
+    let long = format!("date 2022-10-03 {paragraph}\n{PROSE2}");
+    assert!(long.split_whitespace().count() > 90);
+    assert_eq!(
+        b.scan(&long).metadata,
+        vec![("date".to_string(), "2022-10-03".to_string())]
+    );
 }
 
 #[test]
