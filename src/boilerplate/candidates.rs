@@ -40,7 +40,8 @@ pub struct Candidates {
 }
 
 /// The lines a rule's shape admits as far as the automaton's search is concerned: at most
-/// `max_words` words, among the first `first_lines` or the last `last_lines` lines.
+/// `max_words` words, among the first `first_lines` and the last `last_lines` lines of the
+/// document (each unbounded when the rule sets none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Reach {
     max_words: usize,
