@@ -315,20 +315,29 @@ impl Tokenizer {
     }
 }
 
-/// Hashes windows of `w` token hashes into shingles, reusing one buffer.
+/// Hashes windows of `w` token hashes into shingles.
 #[derive(Debug, Clone)]
 pub struct Shingler {
     w: usize,
     seed: u64,
+    /// xxh3's default secret with the seed folded in, as numbers: the keys its 17 to 128 byte
+    /// path mixes the input with.
+    keys: [u64; 24],
     buf: Vec<u8>,
 }
 
 impl Shingler {
     pub fn new(w: usize, seed: u64) -> Self {
         assert!(w >= 1, "shingle size must be at least 1");
+        let secret = xxhash_rust::const_xxh3::const_custom_default_secret(seed);
+        let mut keys = [0u64; 24];
+        for (key, bytes) in keys.iter_mut().zip(secret.chunks_exact(8)) {
+            *key = u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
+        }
         Shingler {
             w,
             seed,
+            keys,
             buf: Vec::with_capacity(8 * w),
         }
     }
@@ -351,6 +360,14 @@ impl Shingler {
             return;
         }
         let w = self.w.min(n);
+        if (3..=16).contains(&w) {
+            // Straight from the token hashes: no bytes laid out, no dispatch on the length.
+            for first in 0..=(n - w) {
+                let window = &tokens[first..first + w];
+                f(first, first + w - 1, self.hash_words(|i| window[i].hash, w));
+            }
+            return;
+        }
         // The block's token hashes laid out once; each window is a slice of them.
         self.buf.clear();
         for t in tokens {
@@ -360,6 +377,34 @@ impl Shingler {
             let h = xxh3_64_with_seed(&self.buf[8 * first..8 * (first + w)], self.seed);
             f(first, first + w - 1, h);
         }
+    }
+
+    /// `xxh3_64_with_seed` of the `n` (3 to 16) little-endian numbers `word(0..n)`, computed on
+    /// the numbers: xxh3's path for 17 to 128 bytes reads the input in 16-byte pairs at offsets
+    /// that are multiples of eight, so each pair is two of the numbers.
+    #[inline(always)]
+    fn hash_words(&self, word: impl Fn(usize) -> u64, n: usize) -> u64 {
+        const PRIME64_1: u64 = 0x9E37_79B1_85EB_CA87;
+        let k = &self.keys;
+        let mix = |at: usize, key: usize| {
+            let product = (word(at) ^ k[key]) as u128 * (word(at + 1) ^ k[key + 1]) as u128;
+            product as u64 ^ (product >> 64) as u64
+        };
+        let mut acc = (8 * n as u64).wrapping_mul(PRIME64_1);
+        if n > 4 {
+            if n > 8 {
+                if n > 12 {
+                    acc = acc.wrapping_add(mix(6, 12)).wrapping_add(mix(n - 8, 14));
+                }
+                acc = acc.wrapping_add(mix(4, 8)).wrapping_add(mix(n - 6, 10));
+            }
+            acc = acc.wrapping_add(mix(2, 4)).wrapping_add(mix(n - 4, 6));
+        }
+        acc = acc.wrapping_add(mix(0, 0)).wrapping_add(mix(n - 2, 2));
+        // xxh3's avalanche.
+        acc ^= acc >> 37;
+        acc = acc.wrapping_mul(0x1656_6791_9E37_79F9);
+        acc ^ (acc >> 32)
     }
 }
 
@@ -485,6 +530,24 @@ mod tests {
         ) {
             let start = start.min(bytes.len());
             prop_assert_eq!(word_run(&bytes, start, fold), word_run_slowly(&bytes, start, fold));
+        }
+
+        #[test]
+        fn shingles_are_xxh3_of_the_token_hashes(
+            hashes in proptest::collection::vec(any::<u64>(), 1..40),
+            w in 1usize..20,
+            seed in prop_oneof![Just(0u64), Just(1u64), any::<u64>()],
+        ) {
+            let tokens: Vec<Token> = hashes.iter().map(|&hash| Token { start: 0, end: 0, hash }).collect();
+            let mut shingler = Shingler::new(w, seed);
+            let mut got = Vec::new();
+            shingler.for_each(&tokens, |a, b, h| got.push((a, b, h)));
+            let w = w.min(tokens.len());
+            let bytes: Vec<u8> = hashes.iter().flat_map(|h| h.to_le_bytes()).collect();
+            let want: Vec<(usize, usize, u64)> = (0..=tokens.len() - w)
+                .map(|a| (a, a + w - 1, xxh3_64_with_seed(&bytes[8 * a..8 * (a + w)], seed)))
+                .collect();
+            prop_assert_eq!(got, want);
         }
 
         #[test]
