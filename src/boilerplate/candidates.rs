@@ -144,13 +144,12 @@ impl Candidates {
             return;
         };
         let n = lines.len();
-        let searched: Vec<usize> = (0..n)
-            .filter(|&i| {
-                self.automaton_reach
-                    .iter()
-                    .any(|r| r.admits(&lines[i], i, n))
-            })
-            .collect();
+        let mut searched: Vec<usize> = Vec::with_capacity(n);
+        searched.extend((0..n).filter(|&i| {
+            self.automaton_reach
+                .iter()
+                .any(|r| r.admits(&lines[i], i, n))
+        }));
         let haystacks: Vec<&[u8]> = searched.iter().map(|&i| lines[i].norm.as_bytes()).collect();
         each_match_in_halves(automaton, &haystacks, |k, pattern, end| {
             let i = searched[k];
@@ -198,10 +197,12 @@ fn each_match_in_halves(
     mut found: impl FnMut(usize, PatternID, usize),
 ) {
     let longest = dfa.max_pattern_len();
-    let segments: Vec<Segment> = (0..haystacks.len())
-        .flat_map(|k| Segment::halves(k, haystacks[k].len(), longest))
-        .flatten()
-        .collect();
+    let mut segments: Vec<Segment> = Vec::with_capacity(2 * haystacks.len());
+    segments.extend(
+        (0..haystacks.len())
+            .flat_map(|k| Segment::halves(k, haystacks[k].len(), longest))
+            .flatten(),
+    );
     let pieces: Vec<&[u8]> = segments
         .iter()
         .map(|s| &haystacks[s.line][s.from..s.to])

@@ -96,12 +96,14 @@ pub fn scan(rules: &RuleSet, params: &EngineParams, text: &str, blocks: &[Block]
     // The lines' normal forms go into strings the thread keeps from document to document: a
     // document has dozens of lines, and each would be an allocation and a free.
     let mut spare = SPARE_NORMS.take();
-    let lines: Vec<Line> = blocks
-        .iter()
-        .copied()
-        .filter(|b| !b.is_blank(text))
-        .map(|b| Line::new_in(text, b, spare.pop().unwrap_or_default()))
-        .collect();
+    let mut lines: Vec<Line> = Vec::with_capacity(blocks.len());
+    lines.extend(
+        blocks
+            .iter()
+            .copied()
+            .filter(|b| !b.is_blank(text))
+            .map(|b| Line::new_in(text, b, spare.pop().unwrap_or_default())),
+    );
     let marks = RuleMarks::new(&rules.candidates, &lines, rules.rules.len());
     let mut short_runs: Vec<(usize, Vec<u32>)> = Vec::new();
     for rule in rules.rules.iter().filter(|r| r.enabled) {
@@ -375,16 +377,18 @@ impl Doc<'_> {
         if params.in_doc_repeat_min_words == 0 {
             return Vec::new();
         }
-        let mut keyed: Vec<(u64, usize)> = self
-            .lines
-            .iter()
-            .enumerate()
-            .filter(|&(i, line)| {
-                !matches!(self.verdicts[i], Some(Verdict::Line(_)))
-                    && line.words >= params.in_doc_repeat_min_words
-            })
-            .map(|(i, line)| (xxh3_64_with_seed(line.norm.as_bytes(), LINE_HASH_SEED), i))
-            .collect();
+        // Room for every line at once: a filtered collect would grow the list several times.
+        let mut keyed: Vec<(u64, usize)> = Vec::with_capacity(self.lines.len());
+        keyed.extend(
+            self.lines
+                .iter()
+                .enumerate()
+                .filter(|&(i, line)| {
+                    !matches!(self.verdicts[i], Some(Verdict::Line(_)))
+                        && line.words >= params.in_doc_repeat_min_words
+                })
+                .map(|(i, line)| (xxh3_64_with_seed(line.norm.as_bytes(), LINE_HASH_SEED), i)),
+        );
         keyed.sort_unstable();
         let mut repeats: Vec<usize> = keyed
             .chunk_by(|a, b| a.0 == b.0)

@@ -208,11 +208,11 @@ impl DocFacts {
         let mut s: Vec<u32> = if self.blocks.is_empty() {
             self.fingerprints.clone()
         } else {
-            self.blocks
-                .iter()
-                .filter(|b| !b.boilerplate)
-                .flat_map(|b| self.block_fingerprints(b).iter().copied())
-                .collect()
+            let mut s = Vec::with_capacity(self.fingerprints.len());
+            for b in self.blocks.iter().filter(|b| !b.boilerplate) {
+                s.extend_from_slice(self.block_fingerprints(b));
+            }
+            s
         };
         s.sort_unstable();
         s.dedup();

@@ -220,11 +220,12 @@ fn by_position(entries: &mut Vec<SharedEntry>) {
     for (i, e) in entries.iter().enumerate() {
         at[(e.pos - lo) as usize] = i as u32;
     }
-    let placed: Vec<SharedEntry> = at
-        .iter()
-        .filter(|&&i| i != u32::MAX)
-        .map(|&i| entries[i as usize])
-        .collect();
+    let mut placed: Vec<SharedEntry> = Vec::with_capacity(entries.len());
+    placed.extend(
+        at.iter()
+            .filter(|&&i| i != u32::MAX)
+            .map(|&i| entries[i as usize]),
+    );
     assert_eq!(placed.len(), entries.len(), "one entry per position");
     *entries = placed;
 }
