@@ -201,6 +201,7 @@ fn text_id(rel_path: &Path) -> String {
 /// Opens an input for reading, decompressing as its name says.
 pub fn open(input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
     const BUF: usize = 1 << 20;
+    const DIRECT_BUF: usize = 1 << 16;
     let path = &input.path;
     if input.kind == InputKind::Stdin && path.as_os_str() == "-" {
         return Ok(Box::new(BufReader::with_capacity(BUF, std::io::stdin())));
@@ -215,7 +216,10 @@ pub fn open(input: &InputFile) -> Result<Box<dyn BufRead + Send>> {
             BUF,
             zstd::stream::read::Decoder::new(file).map_err(|e| Error::io(path, e))?,
         )),
-        _ => Box::new(BufReader::with_capacity(BUF, file)),
+        // A small buffer for a file read as it is: requests at least as large bypass it, and
+        // `read_file` asks for most of a batch at once, so the bytes go straight into the batch
+        // instead of through the buffer (a copy of the whole input, twice a run).
+        _ => Box::new(BufReader::with_capacity(DIRECT_BUF, file)),
     };
     Ok(reader)
 }
