@@ -282,13 +282,34 @@ impl RecordFile {
     pub fn read<T: DeserializeOwned>(&self, start: u64, end: u64) -> Result<T> {
         use std::os::unix::fs::FileExt;
         // Past the record's length.
-        let mut bytes = vec![0u8; (end - start - 8) as usize];
-        self.file
-            .read_exact_at(&mut bytes, start + 8)
-            .map_err(|e| Error::io(&self.path, e))?;
-        bincode::deserialize(&bytes)
-            .map_err(|e| corrupt(&self.path, format!("damaged stage file ({e})")))
+        let n = (end - start - 8) as usize;
+        let read = |bytes: &mut [u8]| -> Result<T> {
+            self.file
+                .read_exact_at(bytes, start + 8)
+                .map_err(|e| Error::io(&self.path, e))?;
+            bincode::deserialize(bytes)
+                .map_err(|e| corrupt(&self.path, format!("damaged stage file ({e})")))
+        };
+        if n > KEPT_RECORD_BUF {
+            // A huge document's: not kept for the rest of the run.
+            return read(&mut vec![0u8; n]);
+        }
+        RECORD_BUF.with_borrow_mut(|buf| {
+            if buf.len() < n {
+                buf.resize(n, 0);
+            }
+            read(&mut buf[..n])
+        })
     }
+}
+
+/// The longest record [`RecordFile::read`] reads into the buffer its thread keeps.
+const KEPT_RECORD_BUF: usize = 1 << 20;
+
+thread_local! {
+    /// [`RecordFile::read`]'s buffer, kept from record to record (apply reads every document's
+    /// facts this way): no allocation, and no zeroing of bytes about to be read over.
+    static RECORD_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Writes a small file (a marker, the manifest) under a temporary name, then renames it; a
