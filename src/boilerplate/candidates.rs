@@ -398,6 +398,11 @@ impl RuleMarks {
         }
     }
 
+    /// The marks of line `i`, a bit per rule.
+    pub fn row(&self, i: usize) -> &[u64] {
+        &self.bits[i * self.words_per_line..(i + 1) * self.words_per_line]
+    }
+
     /// Whether rule `r` is marked for line `i`.
     pub fn get(&self, i: usize, r: usize) -> bool {
         self.bits[i * self.words_per_line + r / 64] & (1 << (r % 64)) != 0

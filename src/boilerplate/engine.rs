@@ -182,11 +182,8 @@ fn run_lengths(lines: &[Line], max_words: usize) -> Vec<u32> {
 impl Doc<'_> {
     /// Tries every enabled rule of the pass on line `i`; the first that matches decides.
     fn judge(&mut self, rules: &RuleSet, i: usize, contextual: bool) -> bool {
-        for &r in rules.pass(contextual) {
+        for r in rules.pass_for_line(contextual, &self.marks, i) {
             let rule = &rules.rules[r];
-            if rules.candidates.needs_mark(r) && !self.marks.get(i, r) {
-                continue;
-            }
             if !self.shape_matches(rule, i) {
                 continue;
             }

@@ -143,9 +143,12 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Which enabled rules a line can trigger, by their phrases and regex literals.
     pub candidates: Candidates,
-    /// The enabled rules that judge a line alone, then those that look at the context, in order.
-    alone: Vec<usize>,
-    contextual: Vec<usize>,
+    /// The enabled rules that judge a line alone, and those that look at the context, as bit
+    /// sets over the rules (bit `r % 64` of number `r / 64`); and the rules that any line may
+    /// trigger (no phrases or literals to mark the lines for them).
+    alone_bits: Vec<u64>,
+    contextual_bits: Vec<u64>,
+    unmarked_bits: Vec<u64>,
 }
 
 #[derive(Deserialize)]
@@ -309,27 +312,54 @@ impl RuleSet {
         }
         let candidates = Candidates::new(&rules)
             .map_err(|e| Error::usage(format!("cannot build the phrase matcher: {e}")))?;
-        let enabled = |contextual: bool| -> Vec<usize> {
-            (0..rules.len())
-                .filter(|&r| rules[r].enabled && rules[r].is_contextual() == contextual)
-                .collect()
+        let bits = |of: &dyn Fn(usize) -> bool| -> Vec<u64> {
+            let mut set = vec![0u64; rules.len().div_ceil(64).max(1)];
+            for r in (0..rules.len()).filter(|&r| of(r)) {
+                set[r / 64] |= 1 << (r % 64);
+            }
+            set
+        };
+        let enabled = |contextual: bool| {
+            bits(&|r| rules[r].enabled && rules[r].is_contextual() == contextual)
         };
         Ok(RuleSet {
-            alone: enabled(false),
-            contextual: enabled(true),
+            alone_bits: enabled(false),
+            contextual_bits: enabled(true),
+            unmarked_bits: bits(&|r| !candidates.needs_mark(r)),
             rules,
             candidates,
         })
     }
 
-    /// The enabled rules of a pass, in order: the contextual ones or those that judge a line
-    /// alone.
-    pub fn pass(&self, contextual: bool) -> &[usize] {
-        if contextual {
-            &self.contextual
+    /// The rules of a pass that line `i` can trigger, in order: those that need no mark, and
+    /// those `marks` has for the line. Most rules look for phrases or literals that a line seldom
+    /// holds, so a line visits a few rules instead of every one.
+    pub fn pass_for_line<'a>(
+        &'a self,
+        contextual: bool,
+        marks: &'a super::candidates::RuleMarks,
+        i: usize,
+    ) -> impl Iterator<Item = usize> + 'a {
+        let pass = if contextual {
+            &self.contextual_bits
         } else {
-            &self.alone
-        }
+            &self.alone_bits
+        };
+        let row = marks.row(i);
+        pass.iter()
+            .zip(&self.unmarked_bits)
+            .zip(row)
+            .enumerate()
+            .flat_map(|(w, ((&pass, &unmarked), &marked))| {
+                let mut bits = pass & (unmarked | marked);
+                std::iter::from_fn(move || {
+                    (bits != 0).then(|| {
+                        let r = 64 * w + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        r
+                    })
+                })
+            })
     }
 
     /// The built-in rule file's text, for `gleaner rules --builtin`.
@@ -357,6 +387,34 @@ mod tests {
             .replacen("\"ok\"", "\"ok2\"", 1);
         let e = err(&text);
         assert!(e.starts_with("mine.toml:6: rule `first`: bad regex"), "{e}");
+    }
+
+    #[test]
+    fn a_line_visits_the_rules_it_can_trigger_in_order() {
+        use crate::boilerplate::candidates::RuleMarks;
+        use crate::boilerplate::line::Line;
+        let set = RuleSet::load(&[], &["share-follow".to_string()]).unwrap();
+        let text = "Share on Facebook\nRegister for free to read on\nThe council met on Tuesday.\n\
+                    Photo: Reuters\nRead more: the budget\nSubscribe to our newsletter";
+        let lines: Vec<Line> = crate::text::blocks(text)
+            .into_iter()
+            .filter(|b| !b.is_blank(text))
+            .map(|b| Line::new(text, b))
+            .collect();
+        let marks = RuleMarks::new(&set.candidates, &lines, set.rules.len());
+        let mut visited_any = false;
+        for contextual in [false, true] {
+            for i in 0..lines.len() {
+                let want: Vec<usize> = (0..set.rules.len())
+                    .filter(|&r| set.rules[r].enabled && set.rules[r].is_contextual() == contextual)
+                    .filter(|&r| !set.candidates.needs_mark(r) || marks.get(i, r))
+                    .collect();
+                let got: Vec<usize> = set.pass_for_line(contextual, &marks, i).collect();
+                visited_any |= !got.is_empty();
+                assert_eq!(got, want, "line {i}, contextual {contextual}");
+            }
+        }
+        assert!(visited_any);
     }
 
     #[test]
