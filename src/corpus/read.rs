@@ -474,6 +474,35 @@ mod tests {
         }
     }
 
+    /// Reads larger than the input buffer bypass it and land in the batch directly; smaller ones
+    /// go through it. Batches around the buffer's size mix both, and hold every line once.
+    #[test]
+    fn batches_larger_and_smaller_than_the_read_buffer_hold_every_line() {
+        let lines: Vec<String> = (0..6000)
+            .map(|i| format!("{{\"text\":\"line {i} {}\"}}", "x".repeat(i % 97)))
+            .collect();
+        let body = lines.join("\n") + "\n";
+        assert!(body.len() > 4 << 16, "the input spans several buffers");
+        let dir = tempfile::tempdir().unwrap();
+        let input = jsonl(dir.path(), "a.jsonl", &body);
+        for batch_bytes in [1000, (1 << 16) - 7, 1 << 16, 3 << 16, 1 << 20] {
+            let mut got = Vec::new();
+            for_each_batch(
+                std::slice::from_ref(&input),
+                0..1,
+                batch_bytes,
+                |_, batch| {
+                    for i in 0..batch.items.len() {
+                        got.push(String::from_utf8(batch.item_bytes(i).to_vec()).unwrap());
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+            assert_eq!(got, lines, "batches of {batch_bytes} bytes");
+        }
+    }
+
     #[test]
     fn bad_records_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
