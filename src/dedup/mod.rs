@@ -214,7 +214,9 @@ impl DocFacts {
             }
             s
         };
-        s.sort_unstable();
+        // Radix passes over the fingerprints' bytes: a few thousand random 32-bit numbers per
+        // document, where a comparison sort costs about twice as much.
+        radsort::sort(&mut s);
         s.dedup();
         s
     }
