@@ -150,9 +150,16 @@ pub fn shared_from_sorted_into(
         );
     }
     // (document, position) is unique to an occurrence: one number orders routes as the whole
-    // tuples would.
+    // tuples would. Positions take only the bits the longest document needs, so that the
+    // sort's counting passes split documents' runs too, not only the documents.
+    let pos_bits = out
+        .routes
+        .iter()
+        .map(|r| r.1)
+        .max()
+        .map_or(0, |p| 32 - p.leading_zeros());
     sort_by_spread_key(&mut out.routes, |&(d, pos, _)| {
-        (d as u64) << 32 | pos as u64
+        (d as u64) << pos_bits | pos as u64
     });
     out
 }
