@@ -537,6 +537,47 @@ mod tests {
     }
 
     proptest! {
+        /// Routes come out in (document, position) order, whatever the positions' size: enough of
+        /// them for the counting passes of the sort, with positions small, large and at the
+        /// limit of 32 bits.
+        #[test]
+        fn routes_are_in_document_and_position_order(
+            occurrences in proptest::collection::vec(
+                (0u64..400, 0u32..40, prop_oneof![0u32..300, any::<u32>()]),
+                3000..5000,
+            ),
+        ) {
+            let mut all: Vec<Occurrence> = occurrences
+                .iter()
+                .map(|&(h, d, pos)| (h, d, pos, 0))
+                .collect();
+            all.sort_unstable();
+            all.dedup_by_key(|o| (o.1, o.2));
+            all.sort_unstable();
+            let g = shared_from_sorted(&all, 30);
+            // The obvious way: every occurrence that tells its document something, by group.
+            let mut expected = Vec::new();
+            let mut group = 0u32;
+            for run in all.chunk_by(|a, b| a.0 == b.0) {
+                let first = run[0].1;
+                if run.iter().all(|o| o.1 == first) {
+                    continue;
+                }
+                let mut docs: Vec<u32> = run.iter().map(|o| o.1).collect();
+                docs.dedup();
+                let common = docs.len() > 30;
+                expected.extend(
+                    run.iter()
+                        .filter(|o| common || o.1 != first)
+                        .map(|o| (o.1, o.2, group)),
+                );
+                group += 1;
+            }
+            expected.sort_unstable();
+            prop_assert!(expected.len() > 2048);
+            prop_assert_eq!(g.routes, expected);
+        }
+
         /// The set keeps the first of each hash, as a sorted set of the hashes seen so far does,
         /// with 0 and hashes that share slots among them.
         #[test]
